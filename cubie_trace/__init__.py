@@ -1,0 +1,53 @@
+"""cubie-trace: batch ODE integration from traced integrator steps with planned memory."""
+
+from cubie_trace.core.interpreter import interpret
+from cubie_trace.core.ops import (
+    abs,
+    astype,
+    cond,
+    cos,
+    dot,
+    exp,
+    floor,
+    fori_loop,
+    full,
+    function,
+    hint,
+    isfinite,
+    log,
+    logical_and,
+    logical_not,
+    logical_or,
+    max,
+    max_abs,
+    maximum,
+    min,
+    minimum,
+    rms_norm,
+    sin,
+    sqrt,
+    stack,
+    sum,
+    tan,
+    tanh,
+    where,
+    while_loop,
+    zeros,
+    zeros_like,
+)
+from cubie_trace.core.primitives import TracerError
+from cubie_trace.core.program import Program
+from cubie_trace.core.step import OK, Status, Step, methods, step
+from cubie_trace.core.trace import trace
+from cubie_trace.core.values import Aval, buffer, scalar
+from cubie_trace.systems import ODESystem
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "OK", "Aval", "ODESystem", "Program", "Status", "Step", "TracerError", "abs", "astype",
+    "buffer", "cond", "cos", "dot", "exp", "floor", "fori_loop", "full", "function", "hint",
+    "interpret", "isfinite", "log", "logical_and", "logical_not", "logical_or", "max", "max_abs",
+    "maximum", "methods", "min", "minimum", "rms_norm", "scalar", "sin", "sqrt", "stack", "step",
+    "sum", "tan", "tanh", "trace", "where", "while_loop", "zeros", "zeros_like",
+]

@@ -1,0 +1,1 @@
+"""The tracer and its IR: values, primitives, programs, printing, interpretation."""

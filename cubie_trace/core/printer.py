@@ -1,0 +1,94 @@
+"""Readable text for programs, one equation a line, nested bodies indented."""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any
+
+from cubie_trace.core.values import Atom, Lit, Var
+
+if TYPE_CHECKING:
+    from cubie_trace.core.program import Eqn, Program
+
+
+def _letters() -> Any:
+    alphabet = "abcdefghijklmnopqrstuvwxyz"
+    for size in itertools.count(1):
+        for combo in itertools.product(alphabet, repeat=size):
+            yield "".join(combo)
+
+
+def assign_names(program: Program) -> dict[Var, str]:
+    """Names for every variable: `hint` names, then the program's input names, then a, b, ..."""
+    names: dict[Var, str] = {}
+    taken: set[str] = set()
+
+    def claim(var: Var, name: str) -> None:
+        if var in names:
+            return
+        base, k = name, 1
+        while name in taken:
+            name, k = f"{base}_{k}", k + 1
+        names[var] = name
+        taken.add(name)
+
+    for _, eqn in program.walk():
+        if eqn.primitive.name == "hint" and eqn.params["name"] and isinstance(eqn.inputs[0], Var):
+            claim(eqn.inputs[0], eqn.params["name"])
+    for var, name in zip(program.inputs, program.input_names):
+        claim(var, name)
+    fresh = (n for n in _letters() if n not in taken)
+    for var in program.variables():
+        if var not in names:
+            claim(var, next(fresh))
+    return names
+
+
+def pretty(program: Program) -> str:
+    """The program as text, like a jaxpr."""
+    return "\n".join(_program_lines(program, program.names, 0))
+
+
+def _atom(atom: Atom, names: dict[Var, str]) -> str:
+    return str(atom) if isinstance(atom, Lit) else names[atom]
+
+
+def _typed(var: Var, names: dict[Var, str]) -> str:
+    return f"{names[var]}:{var.aval.short()}"
+
+
+def _program_lines(program: Program, names: dict[Var, str], depth: int) -> list[str]:
+    pad = "  " * depth
+    ins = " ".join(_typed(v, names) for v in program.inputs)
+    lines = [f"{pad}{{ lambda {program.name} ; {ins} . let"]
+    for eqn in program.eqns:
+        lines.extend(_eqn_lines(eqn, names, depth + 2))
+    outs = ", ".join(_atom(a, names) for a in program.outputs)
+    lines.append(f"{pad}  in ({outs}) }}")
+    return lines
+
+
+def _param_text(eqn: Eqn) -> str:
+    shown = []
+    for key, value in eqn.params.items():
+        if key in ("program", "cond", "body", "branches") or value is None:
+            continue
+        if key == "system":
+            value = value.name
+        shown.append(f"{key}={value}")
+    return f"[{' '.join(shown)}]" if shown else ""
+
+
+def _eqn_lines(eqn: Eqn, names: dict[Var, str], depth: int) -> list[str]:
+    pad = "  " * depth
+    outs = " ".join(_typed(v, names) for v in eqn.outputs)
+    lhs = f"{outs} = " if outs else ""
+    args = " ".join(_atom(a, names) for a in eqn.inputs)
+    lines = [f"{pad}{lhs}{eqn.primitive.name}{_param_text(eqn)} {args}".rstrip()]
+    labels = [k for k in ("program", "cond", "body") if k in eqn.params]
+    labels += ["true", "false"][: len(eqn.params.get("branches", ()))]
+    for label, sub in zip(labels, eqn.sub_programs):
+        sub_lines = _program_lines(sub, names, depth + 2)
+        lines.append(f"{pad}  {label}:")
+        lines.extend(sub_lines)
+    return lines

@@ -1,0 +1,133 @@
+"""Equations and programs: the IR's containers.
+
+A `Program` is a closed function: input variables, a list of equations in
+SSA form, output atoms, and the declared carried state (pairs of an input and
+an output that are one storage surviving from call to call). Sub-programs
+(loop bodies, cond branches, child functions) hang off equation parameters
+and never reference variables of their parents: captured values are explicit
+operands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from cubie_trace.core.primitives import Primitive, sub_programs
+from cubie_trace.core.values import Atom, Var
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+
+@attrs.define(eq=False)
+class Eqn:
+    """One application of a primitive: `outputs = primitive[params](inputs)`."""
+
+    primitive: Primitive
+    inputs: tuple[Atom, ...]
+    outputs: tuple[Var, ...]
+    params: dict[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def sub_programs(self) -> list[Program]:
+        return sub_programs(self.params)
+
+    def bindings(self) -> list[Atom | None]:
+        """The operands passed to each sub-program input, in order (None: the loop index)."""
+        name = self.primitive.name
+        if name == "cond":
+            return list(self.inputs[1:])
+        if name == "fori_loop":
+            return [None, *self.inputs[2:]]
+        return list(self.inputs)
+
+
+@attrs.frozen
+class Carried:
+    """A piece of carried state: `input` on entry, `output` on exit, one storage."""
+
+    name: str
+    input: Var
+    output: Atom
+
+
+@attrs.define(eq=False)
+class Program:
+    """A traced function: inputs, equations, outputs and carried state."""
+
+    inputs: tuple[Var, ...]
+    outputs: tuple[Atom, ...]
+    eqns: tuple[Eqn, ...]
+    name: str = "program"
+    carried: tuple[Carried, ...] = ()
+    input_names: tuple[str, ...] = ()
+    output_names: tuple[str, ...] = ()
+    in_tree: Any = None
+    out_tree: Any = None
+    meta: dict[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def equations(self) -> tuple[Eqn, ...]:
+        return self.eqns
+
+    @property
+    def sub_programs(self) -> list[Program]:
+        """Direct sub-programs, in equation order."""
+        return [p for e in self.eqns for p in e.sub_programs]
+
+    def walk(self) -> Iterator[tuple[Program, Eqn]]:
+        """Every equation of this program and its sub-programs, depth first, in order."""
+        for eqn in self.eqns:
+            yield self, eqn
+            for sub in eqn.sub_programs:
+                yield from sub.walk()
+
+    def variables(self) -> list[Var]:
+        """Every variable, nested ones included, in order of definition."""
+        seen: dict[Var, None] = {}
+
+        def visit(program: Program) -> None:
+            for v in program.inputs:
+                seen.setdefault(v, None)
+            for eqn in program.eqns:
+                for sub in eqn.sub_programs:
+                    visit(sub)
+                for v in eqn.outputs:
+                    seen.setdefault(v, None)
+
+        visit(self)
+        return list(seen)
+
+    @cached_property
+    def names(self) -> dict[Var, str]:
+        """Short printable names for every variable: hint names first, then a, b, ..."""
+        from cubie_trace.core.printer import assign_names
+
+        return assign_names(self)
+
+    def var(self, name: str) -> Var:
+        """The variable printed as `name`."""
+        for v, n in self.names.items():
+            if n == name:
+                return v
+        raise KeyError(f"no variable named {name!r} in program {self.name!r}")
+
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        """The buffer graph (see `cubie_trace.core.graph`)."""
+        from cubie_trace.core.graph import buffer_graph
+
+        return buffer_graph(self)
+
+    def __str__(self) -> str:
+        from cubie_trace.core.printer import pretty
+
+        return pretty(self)
+
+    def __repr__(self) -> str:
+        return f"<Program {self.name}: {len(self.inputs)} in, {len(self.outputs)} out, " \
+               f"{len(self.eqns)} equations>"
