@@ -269,7 +269,9 @@ def function(fn: Callable | None = None, *, name: str | None = None) -> Any:
         if hit is None or not _reachable(hit[1]):
             hit = tr.trace_function(lambda *a: fn(*a), avals, tree, label)
             cache[key] = hit
-        program, captured = hit
+            program, captured = hit
+        else:
+            program, captured = hit[0].clone(), hit[1]
         outs = tr.current().add("call", [*leaves, *captured], {"program": program})
         return unflatten(program.out_tree, outs)
 

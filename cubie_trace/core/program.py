@@ -123,6 +123,38 @@ class Program:
 
         return buffer_graph(self)
 
+    def clone(self) -> Program:
+        """A copy with fresh variables throughout (each call site of a child gets its own,
+        so every variable has one place in the linear order)."""
+        mapping: dict[Var, Var] = {}
+
+        def fresh(atom: Atom) -> Atom:
+            if not isinstance(atom, Var):
+                return atom
+            if atom not in mapping:
+                mapping[atom] = Var(atom.aval)
+            return mapping[atom]
+
+        def copy(prog: Program) -> Program:
+            eqns = []
+            for e in prog.eqns:
+                params = dict(e.params)
+                for key in ("program", "cond", "body"):
+                    if key in params:
+                        params[key] = copy(params[key])
+                if "branches" in params:
+                    params["branches"] = tuple(copy(b) for b in params["branches"])
+                eqns.append(Eqn(e.primitive, tuple(fresh(a) for a in e.inputs),
+                                tuple(fresh(v) for v in e.outputs), params))
+            return attrs.evolve(
+                prog, inputs=tuple(fresh(v) for v in prog.inputs), eqns=tuple(eqns),
+                outputs=tuple(fresh(a) for a in prog.outputs),
+                carried=tuple(Carried(c.name, fresh(c.input), fresh(c.output))
+                              for c in prog.carried),
+                meta=dict(prog.meta))
+
+        return copy(self)
+
     def __str__(self) -> str:
         from cubie_trace.core.printer import pretty
 

@@ -37,15 +37,19 @@ def trace(fn: Callable | Step | str, *args: Any, system: SystemLike | None = Non
 
 
 def trace_step(step: Step, system: SystemLike) -> Program:
-    """Trace `step` for `system`. Inputs: t, dt, y, the carried state, the parameters p.
-    Outputs: y_new, the error estimate (adaptive steps), the new state and the status."""
+    """Trace `step` for `system`. Inputs: t, dt, y, the carried state, the parameters p
+    and, for a system with drivers, the driver coefficients d. Outputs: y_new, the error
+    estimate (adaptive steps), the new state and the status."""
     n = system.n_states
     state_avals = resolve_state(step.state, n)
-    in_args = (scalar(), scalar(), buffer(n), dict(state_avals), buffer(system.n_parameters))
+    context = [buffer(system.n_parameters)]
+    if system.n_driver_coefficients:
+        context.append(buffer(system.n_driver_coefficients))
+    in_args = (scalar(), scalar(), buffer(n), dict(state_avals), *context)
     leaves, tree = flatten(list(in_args))
 
-    def stepped(t: Any, dt: Any, y: Any, state: dict, p: Any) -> Any:
-        out = step.fn(SystemCalls(system, p), t, dt, y, state)
+    def stepped(t: Any, dt: Any, y: Any, state: dict, *ctx: Any) -> Any:
+        out = step.fn(SystemCalls(system, *ctx), t, dt, y, state)
         if not isinstance(out, tuple) or len(out) != 4:
             raise TracerError(f"step {step.name!r} must return (y_new, error_or_None, state_new, "
                               f"status), got {type(out).__name__}")
@@ -66,7 +70,7 @@ def trace_step(step: Step, system: SystemLike) -> Program:
 
     program, _ = trace_function(stepped, [aval_of(a) for a in leaves], tree, step.name, root=True)
     keys = list(state_avals)
-    program.input_names = ("t", "dt", "y", *keys, "p")
+    program.input_names = ("t", "dt", "y", *keys, *("p", "d")[: len(context)])
     program.output_names = ("y_new", *(("error",) if step.error_order else ()),
                             *(f"{k}_new" for k in keys), "status")
     n_out_state = len(program.outputs) - len(keys) - 1

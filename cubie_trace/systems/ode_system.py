@@ -26,6 +26,7 @@ class ODESystem:
         self.parameter_symbols = [sp.Symbol(n) for n in self.parameter_names]
         self.rhs_exprs = [sp.sympify(derivatives[n]) for n in self.state_names]
         self.functions = ("rhs",)
+        self.n_driver_coefficients = 0
         self._rhs = sp.lambdify((self.t, self.state_symbols, self.parameter_symbols),
                                 self.rhs_exprs, "numpy")
 
