@@ -18,7 +18,8 @@ from cubie_trace.core.values import Var
 
 @attrs.define
 class Linear:
-    """Positions of equations and of every variable's definition and uses."""
+    """Positions of equations and of every variable's definition and uses; `exit` is the
+    position where each (sub-)program's outputs are read."""
 
     start: dict[Eqn, int] = attrs.field(factory=dict)
     end: dict[Eqn, int] = attrs.field(factory=dict)
@@ -26,6 +27,7 @@ class Linear:
     defined: dict[Var, int] = attrs.field(factory=dict)
     uses: dict[Var, list[int]] = attrs.field(factory=dict)
     owner: dict[Var, Eqn | None] = attrs.field(factory=dict)
+    exit: dict[Program, int] = attrs.field(factory=dict)
     length: int = 0
 
     def last_use(self, var: Var) -> int:
@@ -77,6 +79,7 @@ def linearize(program: Program) -> Linear:
             for v in eqn.outputs:
                 define(v, counter[0], owner)
         counter[0] += 1
+        lin.exit[prog] = counter[0]
         for a in prog.outputs:
             use(a, counter[0])
 

@@ -25,7 +25,8 @@ LOCATIONS = ("shared", "local")
 
 def apply(name: str, *args: Any, **params: Any) -> Any:
     """Apply primitive `name`: record it if any operand is traced, else compute it."""
-    if tr.is_tracing(*args):
+    # `fill` has no traced operand (ct.zeros(n)), so inside a trace it is recorded too
+    if tr.is_tracing(*args) or (name == "fill" and tr._STACK):
         outs = tr.current().add(name, args, params)
         return outs[0] if len(outs) == 1 else tuple(outs)
     if name == "cast":

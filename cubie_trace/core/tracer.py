@@ -134,7 +134,7 @@ class Tracer:
         def method(self: Tracer, other: Any) -> Any:
             from cubie_trace.core import ops
 
-            if not isinstance(other, (Tracer, int, float, bool, np.number, np.bool_)):
+            if not isinstance(other, (Tracer, int, float, bool, np.number, np.bool_, np.ndarray)):
                 return NotImplemented
             return ops.apply(name, other, self) if swap else ops.apply(name, self, other)
 

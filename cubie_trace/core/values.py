@@ -99,7 +99,7 @@ class Var:
 class Lit:
     """A literal scalar constant."""
 
-    value: Union[int, float, bool]
+    value: int | float | bool
     dtype: str
 
     @property

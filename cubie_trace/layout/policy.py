@@ -1,0 +1,97 @@
+"""Location policy: which storage groups go to shared memory, which to local.
+
+Pins (from `ct.hint(x, location=...)` in the program, then `pin=` by name,
+which wins) are honoured first. Policy "local" puts the rest in local memory,
+"shared" in shared memory, and "auto" fills the per-thread shared budget with
+the groups accessed most per byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from cubie_trace.core.program import Program
+from cubie_trace.core.values import Var, itemsize
+from cubie_trace.layout.groups import Group, Groups
+from cubie_trace.layout.planners import Block, Planner, peak
+
+POLICIES = ("local", "shared", "auto")
+LOCATIONS = ("shared", "local")
+
+
+def resolve_pins(program: Program, groups: Groups, pin: Mapping[str, str] | None) -> dict[int, str]:
+    """Locations pinned per group id, from the program's hints and then `pin`."""
+    wanted: dict[Var, tuple[str, str]] = {}
+    for _, eqn in program.walk():
+        if eqn.primitive.name == "hint" and eqn.params["location"]:
+            var = eqn.inputs[0]
+            wanted[var] = (program.names[var], eqn.params["location"])  # type: ignore[index]
+    pin = dict(pin or {})
+    unknown = [name for name in pin if name not in program.names.values()]
+    if unknown:
+        raise ValueError(f"pin: no buffer named {unknown} in program {program.name!r}; "
+                         f"buffers are {sorted(program.graph.nodes)}")
+    for name, location in pin.items():
+        if location not in LOCATIONS:
+            raise ValueError(f"pin: location of {name!r} must be one of {LOCATIONS}, "
+                             f"got {location!r}")
+        wanted[program.var(name)] = (name, location)
+    pinned: dict[int, str] = {}
+    for var, (name, location) in wanted.items():
+        group = groups.of.get(var)
+        if group is None:
+            reason = "a scalar (kept in registers)" if not var.is_buffer else \
+                "fused into its consumer and never stored" if var in groups.live.inlined else \
+                "not stored"
+            raise ValueError(f"pin: cannot place {name!r}: it is {reason}")
+        if group.kind != "pool":
+            owner = "carried (persistent) state" if group.kind == "persistent" else \
+                f"the caller's {group.kind} array"
+            raise ValueError(f"pin: cannot place {name!r}: it lives in {owner}")
+        if pinned.get(id(group), location) != location:
+            raise ValueError(f"pin: {name!r} shares storage with a buffer pinned elsewhere")
+        pinned[id(group)] = location
+    return pinned
+
+
+def _blocks(groups: list[Group]) -> list[Block]:
+    return [Block(i, g.size, *g.hull) for i, g in enumerate(groups)]
+
+
+def pool_bytes(groups: list[Group], planner: Planner, precision: str) -> int:
+    """Bytes a set of groups needs in one location, each dtype in its own pool."""
+    total = 0
+    for dtype in {g.dtype for g in groups}:
+        same = [g for g in groups if g.dtype == dtype]
+        blocks = _blocks(same)
+        total += peak(blocks, planner(blocks)) * itemsize(dtype, precision)
+    return total
+
+
+def assign_locations(candidates: list[Group], pinned: dict[int, str], policy: str,
+                     budget: int | None, accesses: Mapping[Var, float], planner: Planner,
+                     precision: str, names: Mapping[Var, str]) -> dict[int, str]:
+    """Location per group id for the pool groups in `candidates`."""
+    if policy not in POLICIES:
+        raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+    where = {id(g): pinned[id(g)] for g in candidates if id(g) in pinned}
+    shared = [g for g in candidates if where.get(id(g)) == "shared"]
+    if budget is not None and pool_bytes(shared, planner, precision) > budget:
+        pinned_names = sorted(names[g.members[0]] for g in shared)
+        raise ValueError(f"pin: buffers pinned to shared memory {pinned_names} need "
+                         f"{pool_bytes(shared, planner, precision)} bytes per thread, more "
+                         f"than shared_budget_bytes={budget}")
+    free = [g for g in candidates if id(g) not in where]
+    if policy == "auto":
+        def gain(g: Group) -> float:
+            count = sum(accesses.get(v, 0.0) for v in g.members)
+            return count / (g.size * itemsize(g.dtype, precision) or 1)
+
+        for group in sorted(free, key=gain, reverse=True):
+            if budget is not None and \
+                    pool_bytes([*shared, group], planner, precision) <= budget:
+                shared.append(group)
+                where[id(group)] = "shared"
+    for group in free:
+        where.setdefault(id(group), "shared" if policy == "shared" else "local")
+    return where
