@@ -14,6 +14,7 @@ from cubie_trace.core.ops import (
     function,
     hint,
     isfinite,
+    ln,
     log,
     logical_and,
     logical_not,
@@ -47,7 +48,7 @@ __version__ = "0.1.0"
 __all__ = [
     "OK", "Aval", "ODESystem", "Program", "Status", "Step", "TracerError", "abs", "astype",
     "buffer", "cond", "cos", "dot", "exp", "floor", "fori_loop", "full", "function", "hint",
-    "interpret", "isfinite", "log", "logical_and", "logical_not", "logical_or", "max", "max_abs",
+    "interpret", "isfinite", "ln", "log", "logical_and", "logical_not", "logical_or", "max", "max_abs",
     "maximum", "methods", "min", "minimum", "rms_norm", "scalar", "sin", "sqrt", "stack", "step",
     "sum", "tan", "tanh", "trace", "where", "while_loop", "zeros", "zeros_like",
 ]

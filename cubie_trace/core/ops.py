@@ -55,8 +55,8 @@ def _binary(name: str) -> Callable[[Any, Any], Any]:
     return op
 
 
-sqrt, exp, log, sin, cos, tan, tanh, floor, isfinite = (
-    _unary(n) for n in ("sqrt", "exp", "log", "sin", "cos", "tan", "tanh", "floor", "isfinite"))
+sqrt, exp, ln, sin, cos, tan, tanh, floor, isfinite = (
+    _unary(n) for n in ("sqrt", "exp", "ln", "sin", "cos", "tan", "tanh", "floor", "isfinite"))
 abs = _unary("abs")  # noqa: A001
 logical_not = _unary("not")
 minimum, maximum, logical_and, logical_or = (

@@ -120,7 +120,7 @@ ELEMENTWISE: dict[str, tuple[Callable, str]] = {
     "maximum": (np.maximum, "promote"),
     "sqrt": (np.sqrt, "float"),
     "exp": (np.exp, "float"),
-    "log": (np.log, "float"),
+    "ln": (np.log, "float"),
     "sin": (np.sin, "float"),
     "cos": (np.cos, "float"),
     "tan": (np.tan, "float"),
