@@ -1,0 +1,152 @@
+"""The back end: Program + Layout -> generated Python source -> Numba functions.
+
+`lower(program, layout, target="cuda"|"cpu", precision=..., instrument=False)`
+returns a `Lowered` holding the generated `.source`, the program's device
+function and the batch kernel, and `.run(...)`, which maps the program over a
+batch of runs (one thread per run on the GPU, one `prange` iteration on the CPU).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from cubie_trace.core.program import Program
+from cubie_trace.core.tree import flatten, unflatten
+from cubie_trace.core.values import numpy_dtype
+from cubie_trace.layout import Layout
+from lowering import cache, module
+from lowering.memory import Memory
+from lowering.targets import get_target
+
+__all__ = ["Lowered", "lower"]
+
+
+class Lowered:
+    """A program compiled for one target and precision."""
+
+    def __init__(self, program: Program, layout: Layout, target: str, precision: str,
+                 instrument: bool, batched: tuple[bool, ...], log_capacity: int) -> None:
+        self.program, self.layout = program, layout
+        self.target, self.precision, self.instrument = target, precision, instrument
+        self.target_module = get_target(target)
+        self.memory = Memory(layout, precision, log_capacity if instrument else 0)
+        self.signature = module.signature(program, batched)
+        self.source = module.module_source(program, layout, self.memory, self.signature,
+                                           self.target_module, precision, instrument)
+        self.module = cache.load(self.source)
+        self.kernel = self.module.kernel
+        self.device_function = getattr(self.module, module.function_name(program))
+
+    @property
+    def path(self) -> str:
+        return str(self.module.__file__)
+
+    def run(self, *args: Any, threads_per_block: int | None = None) -> Any:
+        """Evaluate the program for every run of a batch.
+
+        `args` are structured like the program's inputs; a batched input has a leading
+        run axis, an input lowered with `batched=False` is shared by all runs. Returns
+        the outputs with a leading run axis (structured like the program's outputs) and,
+        when instrumented, a list with each run's log as `ct.interpret` returns it.
+        """
+        leaves, _ = flatten(list(args))
+        program, sig = self.program, self.signature
+        if len(leaves) != len(program.inputs):
+            raise TypeError(f"run: {program.name} takes {len(program.inputs)} inputs, "
+                            f"got {len(leaves)}")
+        n_runs = self._n_runs(leaves)
+        arrays: list[Any] = []
+        persist = {dt: np.zeros((n_runs, size), numpy_dtype(dt, self.precision))
+                   for dt, size in self.memory.persistent_sizes().items()}
+        for k, (var, value, param) in enumerate(zip(program.inputs, leaves, sig.inputs)):
+            dtype = numpy_dtype(var.dtype, self.precision)
+            shape = ((n_runs,) if sig.batched[k] else ()) + var.shape
+            arr = np.ascontiguousarray(np.broadcast_to(np.asarray(value, dtype=dtype), shape))
+            if not param:
+                place = self.layout.placements[var]
+                persist[place.dtype][:, place.offset:place.offset + place.size] = \
+                    arr.reshape(n_runs, -1)
+            else:
+                arrays.append(arr)
+        outputs: list[np.ndarray | None] = []
+        for atom, param in zip(program.outputs, sig.outputs):
+            if param:
+                arr = np.zeros((n_runs, *atom.shape), numpy_dtype(atom.dtype, self.precision))
+                arrays.append(arr)
+                outputs.append(arr)
+            else:
+                outputs.append(None)
+        arrays += [persist[name.split("_", 1)[1]] for name in self.memory.pool_arrays()
+                   if name.startswith("persist")]
+        log_data = log_count = None
+        if self.instrument:
+            log_data = np.zeros((n_runs, max(self.memory.log_size, 1)), np.float64)
+            log_count = np.zeros((n_runs, max(len(self.memory.taps), 1)), np.int32)
+            arrays += [log_data, log_count]
+        self.target_module.launch(self.kernel, arrays, n_runs,
+                                  self.memory.shared_bytes_per_thread(), threads_per_block)
+        results = []
+        for k, out in enumerate(outputs):
+            if out is None:
+                carried = module._carried_outputs(program)[k]
+                place = self.layout.placements[carried]
+                block = persist[place.dtype][:, place.offset:place.offset + place.size]
+                out = block.reshape((n_runs, *carried.shape)).copy()
+            results.append(out)
+        structured = unflatten(program.out_tree, results) if program.out_tree is not None \
+            else tuple(results)
+        if not self.instrument:
+            return structured
+        return structured, self._logs(log_data, log_count, n_runs)
+
+    def _n_runs(self, leaves: Sequence[Any]) -> int:
+        for value, batched in zip(leaves, self.signature.batched):
+            if batched:
+                arr = np.asarray(value)
+                if arr.ndim == 0:
+                    raise ValueError("run: batched inputs need a leading run axis")
+                return int(arr.shape[0])
+        raise ValueError("run: at least one input must be batched")
+
+    def _logs(self, data: Any, count: Any, n_runs: int) -> list[dict[str, list[np.ndarray]]]:
+        logs = []
+        capacity = self.memory.log_capacity
+        for r in range(n_runs):
+            log: dict[str, list[np.ndarray]] = {}
+            for j, (name, base, size, dtype) in enumerate(self.memory.tap_layout()):
+                n = min(int(count[r, j]), capacity)
+                values = data[r, base:base + n * size].reshape(n, size)
+                np_type = numpy_dtype(dtype, self.precision)
+                shape = self._tap_shapes[name]
+                log[name] = [v.astype(np_type).reshape(shape) for v in values]
+            logs.append(log)
+        return logs
+
+    @property
+    def _tap_shapes(self) -> dict[str, tuple[int, ...]]:
+        shapes = {}
+        for _, eqn in self.program.walk():
+            if eqn.primitive.name == "log":
+                shapes[eqn.params["name"]] = eqn.inputs[0].shape
+        return shapes
+
+
+def lower(program: Program, layout: Layout, target: str = "cuda", precision: str = "float64",
+          instrument: bool = False, batched: Sequence[bool] | None = None,
+          log_capacity: int = 256) -> Lowered:
+    """Compile `program` with `layout` for `target` at `precision`.
+
+    `batched[k]` says whether input k has one value per run (default: all do).
+    With `instrument=True` every `log` tap records up to `log_capacity` values per run.
+    """
+    if layout.program is not program:
+        raise ValueError("lower: the layout was planned for a different program")
+    if precision not in ("float32", "float64"):
+        raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}")
+    flags = tuple(batched) if batched is not None else (True,) * len(program.inputs)
+    if len(flags) != len(program.inputs):
+        raise ValueError(f"batched: one flag per input ({len(program.inputs)}), got {len(flags)}")
+    return Lowered(program, layout, target, precision, instrument, flags, log_capacity)

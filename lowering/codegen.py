@@ -1,0 +1,328 @@
+"""Program + Layout -> the Python source of one device function (target-neutral).
+
+Straight-line equations become statements; chains of elementwise operations
+become one `for` loop whose body is a single expression (fused intermediates
+are never stored); reductions become accumulation loops; `cond`,
+`while_loop` and `fori_loop` become Python control flow; child calls are
+emitted in place with their own variables; system functions are called with
+array views. Buffers are read and written through `memory.Memory`, which alone
+knows where storage is. Copies appear only where the layout could not give a
+value and its destination one storage (loop carries, branch and child
+results, carried state, outputs).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from cubie_trace.core.program import Eqn, Program
+from cubie_trace.core.values import Atom, Lit, Var
+from cubie_trace.layout import Layout
+from lowering.memory import Memory, Ref
+
+# elementwise templates over operand expressions
+OPS: dict[str, str] = {
+    "add": "({0} + {1})", "sub": "({0} - {1})", "mul": "({0} * {1})", "div": "({0} / {1})",
+    "floordiv": "({0} // {1})", "pow": "({0} ** {1})", "neg": "(-{0})", "abs": "abs({0})",
+    "minimum": "min({0}, {1})", "maximum": "max({0}, {1})", "sqrt": "math.sqrt({0})",
+    "exp": "math.exp({0})", "ln": "math.log({0})", "sin": "math.sin({0})",
+    "cos": "math.cos({0})", "tan": "math.tan({0})", "tanh": "math.tanh({0})",
+    "floor": "FLOAT(math.floor({0}))", "lt": "({0} < {1})", "le": "({0} <= {1})",
+    "gt": "({0} > {1})", "ge": "({0} >= {1})", "eq": "({0} == {1})", "ne": "({0} != {1})",
+    "and": "({0} and {1})", "or": "({0} or {1})", "not": "(not {0})",
+    "isfinite": "math.isfinite({0})", "where": "({1} if {0} else {2})",
+}
+CASTS = {"float": "FLOAT({0})", "float32": "np.float32({0})", "float64": "np.float64({0})",
+         "int32": "np.int32({0})", "bool": "({0} != 0)"}
+FLOATS = ("float", "float32", "float64")
+
+
+def literal(lit: Lit, dtype: str) -> str:
+    """Source for a literal used where a value of `dtype` is computed."""
+    if lit.dtype == "bool":
+        return repr(bool(lit.value))
+    value = lit.value
+    if dtype in FLOATS or lit.dtype in FLOATS:
+        if math.isinf(value) or math.isnan(value):
+            text = "math.inf" if value > 0 else "-math.inf" if value < 0 else "math.nan"
+        else:
+            text = repr(float(value))
+        return f"{CASTS[dtype if dtype in FLOATS else 'float'].format(text)}"
+    return repr(int(value))
+
+
+class FunctionWriter:
+    """Writes one device function for a program and its layout."""
+
+    def __init__(self, program: Program, layout: Layout, memory: Memory, systems: dict,
+                 instrument: bool) -> None:
+        self.program = program
+        self.layout = layout
+        self.memory = memory
+        self.systems = systems  # (id(system), fn) -> emitted function name
+        self.instrument = instrument
+        self.names = {v: "v_" + n for v, n in program.names.items()}
+        self.lines: list[str] = []
+        self.depth = 1
+        self.refs: dict[Var, Ref] = {}
+        self.values: dict[Var, str] = {}
+        self.producer: dict[Var, Eqn] = {}
+        self.counter = 0
+        for _, eqn in program.walk():
+            for v in eqn.outputs:
+                self.producer[v] = eqn
+
+    # ------------------------------------------------------------ helpers
+
+    def emit(self, line: str) -> None:
+        self.lines.append("    " * self.depth + line)
+
+    def fresh(self, stem: str) -> str:
+        self.counter += 1
+        return f"_{stem}{self.counter}"
+
+    def ref(self, var: Var) -> Ref:
+        """Storage of a stored buffer: bound names first, then views, then the layout."""
+        if var not in self.refs:
+            eqn = self.producer.get(var)
+            if eqn is not None and eqn.primitive.kind == "view":
+                base = self.ref(eqn.inputs[0])  # type: ignore[arg-type]
+                if eqn.primitive.name == "slice":
+                    shift = str(eqn.params["start"])
+                else:
+                    index = self.scalar(eqn.inputs[1], "int32")
+                    shift = f"{index} * {var.aval.elements}"
+                self.refs[var] = base.shifted(shift)
+            else:
+                self.refs[var] = self.memory.ref(self.layout.placements[var])
+        return self.refs[var]
+
+    def scalar(self, atom: Atom, dtype: str) -> str:
+        if isinstance(atom, Lit):
+            return literal(atom, dtype)
+        return self.values[atom]
+
+    def element(self, atom: Atom, index: str, dtype: str) -> str:
+        """Expression for element `index` of an operand (scalars broadcast)."""
+        if isinstance(atom, Lit) or not atom.is_buffer:
+            return self.scalar(atom, dtype)
+        if atom in self.layout.inlined and atom not in self.refs:
+            return self.expression(self.producer[atom], index)
+        return self.ref(atom).at(index)
+
+    def expression(self, eqn: Eqn, index: str) -> str:
+        """The fused expression an elementwise equation computes at `index`."""
+        out = eqn.outputs[0].dtype
+        name = eqn.primitive.name
+        if name == "cast":
+            return CASTS[eqn.params["dtype"]].format(self.element(eqn.inputs[0], index, out))
+        operand_dtype = out if out != "bool" else _operand_dtype(eqn)
+        args = [self.element(a, index, operand_dtype if k or name != "where" else "bool")
+                for k, a in enumerate(eqn.inputs)]
+        text = OPS[name].format(*args)
+        if name == "div" and out in FLOATS and all(a.dtype == "int32" for a in eqn.inputs):
+            text = CASTS[out].format(text)
+        return text
+
+    def copy(self, src: Atom, dst: Var) -> None:
+        """Give `dst` the value of `src` (a buffer copy unless they share storage)."""
+        if not dst.is_buffer:
+            self.values[dst] = self.names[dst]
+            self.emit(f"{self.names[dst]} = {self.scalar(src, dst.dtype)}")
+            return
+        if isinstance(src, Var) and self.ref(src).same(self.ref(dst)):
+            return
+        i = self.fresh("i")
+        self.emit(f"for {i} in range({dst.aval.elements}):")
+        self.emit(f"    {self.ref(dst).at(i)} = {self.element(src, i, dst.dtype)}")
+
+    def bind(self, sub: Program, operands: list[Any]) -> None:
+        """Sub-program inputs take the storage (or value) of their operands."""
+        for var, operand in zip(sub.inputs, operands):
+            if operand is None:
+                continue
+            if var.is_buffer:
+                self.refs[var] = self.ref(operand) if isinstance(operand, Var) else \
+                    self.ref(operand)
+            else:
+                self.values[var] = self.names[var]
+                self.emit(f"{self.names[var]} = {self.scalar(operand, var.dtype)}")
+
+    # ------------------------------------------------------------ programs
+
+    def body(self, program: Program) -> None:
+        for eqn in program.eqns:
+            self.equation(eqn)
+
+    def equation(self, eqn: Eqn) -> None:
+        kind, name = eqn.primitive.kind, eqn.primitive.name
+        if kind == "elementwise":
+            out = eqn.outputs[0]
+            if out in self.layout.inlined:
+                return
+            if not out.is_buffer:
+                self.values[out] = self.names[out]
+                self.emit(f"{self.names[out]} = {self.expression(eqn, '0')}")
+                return
+            i = self.fresh("i")
+            self.emit(f"for {i} in range({out.aval.elements}):")
+            self.emit(f"    {self.ref(out).at(i)} = {self.expression(eqn, i)}")
+        elif kind == "reduction":
+            self.reduction(eqn)
+        elif kind == "view":
+            out = eqn.outputs[0]
+            if out.is_buffer:
+                self.ref(out)
+            else:
+                base = self.ref(eqn.inputs[0])  # type: ignore[arg-type]
+                self.values[out] = self.names[out]
+                self.emit(f"{self.names[out]} = {base.at(self.scalar(eqn.inputs[1], 'int32'))}")
+        elif name == "set_index":
+            base, index, value = eqn.inputs
+            out = eqn.outputs[0]
+            self.copy(base, out)
+            width = out.aval.elements // out.shape[0]
+            start = f"{self.scalar(index, 'int32')} * {width}"
+            i = self.fresh("i")
+            self.emit(f"for {i} in range({width}):")
+            self.emit(f"    {self.ref(out).at(f'{start} + {i}')} = "
+                      f"{self.element(value, i, out.dtype)}")
+        elif name == "stack":
+            out = eqn.outputs[0]
+            width = out.shape[1]
+            for r, row in enumerate(eqn.inputs):
+                i = self.fresh("i")
+                self.emit(f"for {i} in range({width}):")
+                self.emit(f"    {self.ref(out).at(f'{r * width} + {i}')} = "
+                          f"{self.element(row, i, out.dtype)}")
+        elif name == "fill":
+            out = eqn.outputs[0]
+            i = self.fresh("i")
+            self.emit(f"for {i} in range({out.aval.elements}):")
+            self.emit(f"    {self.ref(out).at(i)} = {self.scalar(eqn.inputs[0], out.dtype)}")
+        elif name == "system":
+            self.system_call(eqn)
+        elif name == "call":
+            child = eqn.params["program"]
+            self.emit(f"# call {child.name}")
+            self.bind(child, list(eqn.inputs))
+            self.body(child)
+            for inner, outer in zip(child.outputs, eqn.outputs):
+                self.copy(inner, outer)
+        elif name == "cond":
+            self.conditional(eqn)
+        elif name in ("while_loop", "fori_loop"):
+            self.loop(eqn)
+        elif name == "log":
+            if self.instrument:
+                self.memory.log_write(self, eqn.params["name"], eqn.inputs[0])
+        elif name != "hint":
+            raise NotImplementedError(f"no lowering for primitive {name!r}")
+
+    def reduction(self, eqn: Eqn) -> None:
+        name, out = eqn.primitive.name, eqn.outputs[0]
+        x = eqn.inputs[0]
+        n = x.aval.elements
+        acc, i = self.names[out], self.fresh("i")
+        dtype = out.dtype
+        zero = literal(Lit(0.0 if dtype in FLOATS else 0, dtype), dtype)
+        if name in ("max", "min"):
+            self.emit(f"{acc} = {self.element(x, '0', dtype)}")
+            self.emit(f"for {i} in range(1, {n}):")
+            self.emit(f"    {acc} = {name}({acc}, {self.element(x, i, dtype)})")
+        else:
+            self.emit(f"{acc} = {zero}")
+            self.emit(f"for {i} in range({n}):")
+            if name == "sum":
+                self.emit(f"    {acc} += {self.element(x, i, dtype)}")
+            elif name == "max_abs":
+                self.emit(f"    {acc} = max({acc}, abs({self.element(x, i, dtype)}))")
+            elif name == "dot":
+                self.emit(f"    {acc} += {self.element(x, i, dtype)} * "
+                          f"{self.element(eqn.inputs[1], i, dtype)}")
+            else:  # rms_norm
+                q = self.fresh("q")
+                self.emit(f"    {q} = {self.element(x, i, dtype)} / "
+                          f"{self.element(eqn.inputs[1], i, dtype)}")
+                self.emit(f"    {acc} += {q} * {q}")
+                self.emit(f"{acc} = math.sqrt({acc} / {literal(Lit(float(n), dtype), dtype)})")
+        self.values[out] = acc
+
+    def system_call(self, eqn: Eqn) -> None:
+        system, fn = eqn.params["system"], eqn.params["fn"]
+        func = self.systems[(id(system), fn)]
+        args = []
+        for a in eqn.inputs:
+            if isinstance(a, Var) and a.is_buffer:
+                args.append(self.ref(a).view(a.shape))
+            else:
+                args.append(self.scalar(a, "float"))
+        for out in eqn.outputs:
+            args.append(self.ref(out).view(out.shape))
+        self.emit(f"{func}({', '.join(args)})")
+
+    def conditional(self, eqn: Eqn) -> None:
+        true_branch, false_branch = eqn.params["branches"]
+        for v in eqn.outputs:
+            if not v.is_buffer:
+                self.values[v] = self.names[v]
+        for keyword, branch in (("if", true_branch), ("else", false_branch)):
+            pred = self.scalar(eqn.inputs[0], "bool")
+            self.emit(f"if {pred}:" if keyword == "if" else "else:")
+            self.depth += 1
+            self.bind(branch, eqn.bindings())
+            self.body(branch)
+            for inner, outer in zip(branch.outputs, eqn.outputs):
+                self.copy(inner, outer)
+            self.emit("pass")
+            self.depth -= 1
+
+    def loop(self, eqn: Eqn) -> None:
+        fori = eqn.primitive.name == "fori_loop"
+        n = eqn.params["n_carry"]
+        first = 2 if fori else 0
+        slots = list(eqn.outputs)
+        for init, slot in zip(eqn.inputs[first:first + n], slots):
+            self.copy(init, slot)
+        body = eqn.params["body"]
+        consts = list(eqn.inputs[first + n:])
+        if fori:
+            index = self.names[body.inputs[0]]
+            self.values[body.inputs[0]] = index
+            lo, hi = (self.scalar(a, "int32") for a in eqn.inputs[:2])
+            self.emit(f"for {index} in range({lo}, {hi}):")
+        else:
+            self.emit("while True:")
+        self.depth += 1
+        if not fori:
+            cond = eqn.params["cond"]
+            self.bind(cond, [*slots, *consts])
+            self.body(cond)
+            self.emit(f"if not {self.scalar(cond.outputs[0], 'bool')}:")
+            self.emit("    break")
+        self.bind(body, [None, *slots, *consts] if fori else [*slots, *consts])
+        self.body(body)
+        self.carry_back(body.outputs, slots)
+        self.depth -= 1
+
+    def carry_back(self, results: tuple[Atom, ...], slots: list[Var]) -> None:
+        """Copy body results into the carry slots, through a temporary when a result sits
+        in another carry's slot (a permutation of carries)."""
+        pending = [(r, s) for r, s in zip(results, slots)]
+        stored = {id(s): self.ref(s) for s in slots if s.is_buffer}
+        for result, slot in pending:
+            clash = isinstance(result, Var) and result.is_buffer and any(
+                self.ref(result).same(ref) for key, ref in stored.items() if key != id(slot))
+            if clash:
+                tmp = self.memory.temporary(self, result)
+                self.refs[result] = tmp
+        for result, slot in pending:
+            self.copy(result, slot)
+
+
+def _operand_dtype(eqn: Eqn) -> str:
+    for a in eqn.inputs:
+        if a.dtype in FLOATS:
+            return a.dtype
+    return "int32"

@@ -1,0 +1,165 @@
+"""Assemble a generated module: system functions, the program's device function and the
+batch kernel, for one target and precision."""
+
+from __future__ import annotations
+
+import attrs
+
+from cubie_trace.core.program import Program
+from cubie_trace.core.values import Var
+from cubie_trace.layout import Layout
+from lowering.codegen import FunctionWriter
+from lowering.memory import Memory, Ref
+
+
+@attrs.frozen
+class Signature:
+    """How the device function and the kernel see the program's inputs and outputs."""
+
+    inputs: tuple[str, ...]  # parameter per program input ("" for carried state)
+    outputs: tuple[str, ...]  # "out<k>" for buffer outputs, "sout<k>" scalars, "" carried
+    batched: tuple[bool, ...]
+
+
+def signature(program: Program, batched: tuple[bool, ...]) -> Signature:
+    carried_in = {c.input for c in program.carried}
+    carried_out = _carried_outputs(program)
+    ins = tuple("" if v in carried_in else (f"in{k}" if v.is_buffer else f"s{k}")
+                for k, v in enumerate(program.inputs))
+    outs = tuple("" if k in carried_out else (f"out{k}" if a.shape else f"sout{k}")
+                 for k, a in enumerate(program.outputs))
+    return Signature(ins, outs, batched)
+
+
+def _carried_outputs(program: Program) -> dict[int, Var]:
+    """Output index -> the carried input it updates."""
+    out: dict[int, Var] = {}
+    n = len(program.outputs)
+    for c in program.carried:
+        for k in range(n):
+            if program.outputs[k] is c.output and k not in out:
+                out[k] = c.input
+                break
+    return out
+
+
+def device_function(program: Program, layout: Layout, memory: Memory, sig: Signature,
+                    systems: dict, target: str, instrument: bool) -> list[str]:
+    """Source lines of the program's device function."""
+    writer = FunctionWriter(program, layout, memory, systems, instrument)
+    writer.target = target  # type: ignore[attr-defined]
+    for var, param in zip(program.inputs, sig.inputs):
+        if param.startswith("s"):
+            writer.values[var] = param
+    writer.body(program)
+    carried = _carried_outputs(program)
+    returns = []
+    for k, atom in enumerate(program.outputs):
+        param = sig.outputs[k]
+        if k in carried:
+            writer.copy(atom, carried[k])
+        elif param.startswith("out"):
+            _write_output(writer, atom, Ref(param))
+        else:
+            returns.append(writer.scalar(atom, atom.dtype))
+    params = [p for p in sig.inputs if p] + [p for p in sig.outputs if p.startswith("out")]
+    params += memory.pool_arrays()
+    if instrument:
+        params += ["log_data", "log_count"]
+    head = f"def {function_name(program)}({', '.join(params)}):"
+    tail = f"    return ({', '.join(returns)},)" if returns else "    return 0"
+    return [head, *writer.lines, tail]
+
+
+def _write_output(writer: FunctionWriter, atom: object, dst: Ref) -> None:
+    if isinstance(atom, Var) and writer.ref(atom).same(dst):
+        return
+    n = atom.aval.elements  # type: ignore[attr-defined]
+    i = writer.fresh("i")
+    writer.emit(f"for {i} in range({n}):")
+    writer.emit(f"    {dst.at(i)} = {writer.element(atom, i, atom.dtype)}")  # type: ignore
+
+
+def function_name(program: Program) -> str:
+    safe = "".join(c if c.isalnum() else "_" for c in program.name)
+    return f"program_{safe}"
+
+
+def system_functions(program: Program, target_module: object) -> tuple[dict, list[str]]:
+    """Emitted system functions, one per (system, function) the program calls."""
+    names: dict = {}
+    lines: list[str] = []
+    for _, eqn in program.walk():
+        if eqn.primitive.name != "system":
+            continue
+        system, fn = eqn.params["system"], eqn.params["fn"]
+        key = (id(system), fn)
+        if key in names:
+            continue
+        name = f"system{len({k[0] for k in names})}_{fn}"
+        names[key] = name
+        lines += ["", target_module.DEVICE, *system.emit(fn, name).splitlines()]  # type: ignore
+    return names, lines
+
+
+def kernel(program: Program, memory: Memory, sig: Signature, target_module: object,
+           instrument: bool) -> list[str]:
+    """Source lines of the batch kernel: one run per thread (CUDA) or prange step (CPU)."""
+    params = ["n_runs"]
+    for p in (*sig.inputs, *sig.outputs):
+        if p:
+            params.append(f"{p}_all")
+    params += [f"{name}_all" for name in memory.pool_arrays() if name.startswith("persist")]
+    if instrument:
+        params += ["log_data_all", "log_count_all"]
+    opening, pad = target_module.kernel_prologue("run")  # type: ignore[attr-defined]
+    body = memory.allocate(target_module.NAME, "run")  # type: ignore[attr-defined]
+    call = []
+    for p, batched in zip(sig.inputs, sig.batched):
+        if p:
+            body.append(f"{p} = {p}_all[run]" if batched else f"{p} = {p}_all")
+            call.append(p)
+    for p in sig.outputs:
+        if p.startswith("out"):
+            body.append(f"{p} = {p}_all[run]")
+            call.append(p)
+    call += memory.pool_arrays()
+    if instrument:
+        body += ["log_data = log_data_all[run]", "log_count = log_count_all[run]"]
+        call += ["log_data", "log_count"]
+    body.append(f"result = {function_name(program)}({', '.join(call)})")
+    j = 0
+    for p in sig.outputs:
+        if p.startswith("sout"):
+            body.append(f"{p}_all[run] = result[{j}]")
+            j += 1
+    lines = [target_module.KERNEL, f"def kernel({', '.join(params)}):"]  # type: ignore
+    lines += ["    " + line for line in opening]
+    lines += ["    " + pad + line for line in body]
+    return lines
+
+
+HEADER = '''"""Generated by cubie_trace.lowering: program {name}, target {target}, precision {precision}.
+"""
+
+import math
+
+import numpy as np
+{target_header}
+
+FLOAT = np.{precision}
+'''
+
+
+def module_source(program: Program, layout: Layout, memory: Memory, sig: Signature,
+                  target_module: object, precision: str, instrument: bool) -> str:
+    """The whole generated module."""
+    systems, system_lines = system_functions(program, target_module)
+    device = device_function(program, layout, memory, sig, systems,
+                             target_module.NAME, instrument)  # type: ignore[attr-defined]
+    parts = [HEADER.format(name=program.name, target=target_module.NAME,  # type: ignore
+                           precision=precision,
+                           target_header=target_module.HEADER),  # type: ignore
+             *system_lines, "", "", target_module.DEVICE, *device, "", "",  # type: ignore
+             *kernel(program, memory, sig, target_module, instrument), ""]
+    return "\n".join(parts)

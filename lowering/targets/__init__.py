@@ -1,0 +1,14 @@
+"""Targets: where a lowered program runs (a CUDA GPU or the simulator, or the CPU)."""
+
+from __future__ import annotations
+
+from lowering.targets import cpu, cuda
+
+TARGETS = {"cpu": cpu, "cuda": cuda}
+
+
+def get_target(name: str):  # noqa: ANN201
+    """The target module for `name` ("cpu" or "cuda")."""
+    if name not in TARGETS:
+        raise ValueError(f"target must be one of {sorted(TARGETS)}, got {name!r}")
+    return TARGETS[name]

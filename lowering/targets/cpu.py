@@ -1,0 +1,21 @@
+"""The CPU target: `numba.njit` device functions and a `prange` batch loop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+NAME = "cpu"
+HEADER = "from numba import njit, prange"
+DEVICE = "@njit(cache=True)"
+KERNEL = "@njit(parallel=True, cache=True)"
+
+
+def kernel_prologue(run: str) -> tuple[list[str], str]:
+    """Lines opening the per-run body, and the indentation of that body."""
+    return [f"for {run} in prange(n_runs):"], "    "
+
+
+def launch(kernel: Any, args: list[Any], n_runs: int, shared_bytes_per_thread: int,
+           threads_per_block: int | None) -> None:
+    """Run the batch on the CPU cores."""
+    kernel(n_runs, *args)

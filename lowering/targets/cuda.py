@@ -1,0 +1,46 @@
+"""The CUDA target: numba-cuda device functions and a one-thread-per-run kernel. With
+`NUMBA_ENABLE_CUDASIM=1` set before numba is imported, the same code runs in the simulator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+NAME = "cuda"
+HEADER = "from numba import cuda"
+DEVICE = "@cuda.jit(device=True, cache=True)"
+KERNEL = "@cuda.jit(cache=True)"
+SHARED_BYTES_PER_BLOCK = 48 * 1024
+DEFAULT_THREADS = 128
+
+
+def kernel_prologue(run: str) -> tuple[list[str], str]:
+    return [f"{run} = cuda.grid(1)", f"if {run} < n_runs:"], "    "
+
+
+def block_size(n_runs: int, shared_bytes_per_thread: int, requested: int | None) -> int:
+    """Threads per block: as many as asked (128 by default) while the block's shared
+    memory fits in 48 KiB; raises if not even one thread fits."""
+    threads = max(1, min(requested or DEFAULT_THREADS, n_runs))
+    while threads > 1 and threads * shared_bytes_per_thread > SHARED_BYTES_PER_BLOCK:
+        threads //= 2
+    if threads * shared_bytes_per_thread > SHARED_BYTES_PER_BLOCK:
+        raise ValueError(f"the layout needs {shared_bytes_per_thread} bytes of shared memory "
+                         f"per thread, more than a block has ({SHARED_BYTES_PER_BLOCK}); "
+                         "pin fewer buffers to shared memory or lower shared_budget_bytes")
+    return threads
+
+
+def launch(kernel: Any, args: list[Any], n_runs: int, shared_bytes_per_thread: int,
+           threads_per_block: int | None) -> None:
+    """Copy arrays to the device, run one thread per run, copy results back in place."""
+    from numba import cuda
+
+    threads = block_size(n_runs, shared_bytes_per_thread, threads_per_block)
+    blocks = (n_runs + threads - 1) // threads
+    device = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in args]
+    kernel[blocks, threads, 0, threads * shared_bytes_per_thread](n_runs, *device)
+    for host, dev in zip(args, device):
+        if isinstance(host, np.ndarray):
+            dev.copy_to_host(host)
