@@ -64,13 +64,14 @@ class Lowered:
         for k, (var, value, param) in enumerate(zip(program.inputs, leaves, sig.inputs)):
             dtype = numpy_dtype(var.dtype, self.precision)
             shape = ((n_runs,) if sig.batched[k] else ()) + var.shape
-            arr = np.ascontiguousarray(np.broadcast_to(np.asarray(value, dtype=dtype), shape))
+            arr = np.array(np.broadcast_to(np.asarray(value, dtype=dtype), shape))
             if not param:
                 place = self.layout.placements[var]
                 persist[place.dtype][:, place.offset:place.offset + place.size] = \
                     arr.reshape(n_runs, -1)
             else:
                 arrays.append(arr)
+        n_read = len(arrays)
         outputs: list[np.ndarray | None] = []
         for atom, param in zip(program.outputs, sig.outputs):
             if param:
@@ -86,7 +87,7 @@ class Lowered:
             log_data = np.zeros((n_runs, max(self.memory.log_size, 1)), np.float64)
             log_count = np.zeros((n_runs, max(len(self.memory.taps), 1)), np.int32)
             arrays += [log_data, log_count]
-        self.target_module.launch(self.kernel, arrays, n_runs,
+        self.target_module.launch(self.kernel, arrays, n_read, n_runs,
                                   self.memory.shared_bytes_per_thread(), threads_per_block)
         results = []
         for k, out in enumerate(outputs):

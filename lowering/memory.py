@@ -8,10 +8,10 @@ run's row of a kernel-owned array that outlives the call. A caller's input
 or output k is the array `in<k>` / `out<k>`. Code elsewhere addresses a
 buffer only through a `Ref` (an array name and an offset expression).
 
-The CUDA simulator runs the CUDA code path unchanged: dynamic shared memory
-is one byte buffer per block there as on the device, and local arrays are
-numpy arrays. The only difference handled here is that the simulator runs
-each thread in Python, so pools are allocated per call exactly as written.
+The CUDA simulator runs the CUDA code path: dynamic shared memory is one
+byte buffer per block there as on the device, and local arrays are numpy
+arrays. Its one difference handled here: the simulator sizes the dynamic
+shared array from a numpy dtype instance, where compiled code takes a type.
 """
 
 from __future__ import annotations
@@ -105,7 +105,8 @@ class Memory:
                 lines.append(f"{name} = {name}_all[{run}]")
             elif location == "shared" and target == "cuda":
                 words = itemsize(dtype, self.precision)
-                lines.append(f"_{name} = cuda.shared.array(0, {numpy_type})")
+                element = f"np.dtype({numpy_type})" if simulator_enabled() else numpy_type
+                lines.append(f"_{name} = cuda.shared.array(0, {element})")
                 lines.append(f"_{name}_start = {shared_offset} // {words} + "
                              f"cuda.threadIdx.x * {size}")
                 lines.append(f"{name} = _{name}[_{name}_start:_{name}_start + {size}]")

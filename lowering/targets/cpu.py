@@ -15,7 +15,7 @@ def kernel_prologue(run: str) -> tuple[list[str], str]:
     return [f"for {run} in prange(n_runs):"], "    "
 
 
-def launch(kernel: Any, args: list[Any], n_runs: int, shared_bytes_per_thread: int,
-           threads_per_block: int | None) -> None:
-    """Run the batch on the CPU cores."""
+def launch(kernel: Any, args: list[Any], n_read: int, n_runs: int,
+           shared_bytes_per_thread: int, threads_per_block: int | None) -> None:
+    """Run the batch on the CPU cores (the kernel writes its output arrays in place)."""
     kernel(n_runs, *args)

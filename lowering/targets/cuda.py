@@ -32,15 +32,15 @@ def block_size(n_runs: int, shared_bytes_per_thread: int, requested: int | None)
     return threads
 
 
-def launch(kernel: Any, args: list[Any], n_runs: int, shared_bytes_per_thread: int,
-           threads_per_block: int | None) -> None:
-    """Copy arrays to the device, run one thread per run, copy results back in place."""
+def launch(kernel: Any, args: list[Any], n_read: int, n_runs: int,
+           shared_bytes_per_thread: int, threads_per_block: int | None) -> None:
+    """Copy arrays to the device, run one thread per run, copy back in place the arrays
+    the kernel writes (all after the first `n_read`)."""
     from numba import cuda
 
     threads = block_size(n_runs, shared_bytes_per_thread, threads_per_block)
     blocks = (n_runs + threads - 1) // threads
     device = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in args]
     kernel[blocks, threads, 0, threads * shared_bytes_per_thread](n_runs, *device)
-    for host, dev in zip(args, device):
-        if isinstance(host, np.ndarray):
-            dev.copy_to_host(host)
+    for host, dev in zip(args[n_read:], device[n_read:]):
+        dev.copy_to_host(host)
