@@ -60,6 +60,7 @@ class Step:
     state: StateSpec = attrs.field(factory=dict)
     name: str = ""
     implicit: bool = False
+    init: Callable[..., dict] | None = None
     meta: dict[str, Any] = attrs.field(factory=dict)
 
     @property
@@ -69,25 +70,38 @@ class Step:
     def __call__(self, f: Any, t: Any, dt: Any, y: Any, state: Any) -> Any:
         return self.fn(f, t, dt, y, state)
 
+    def initial_state(self, f: Any, t: Any, y: Any) -> dict:
+        """Carried state before the first step: `init(f, t0, y0)`, or zeros."""
+        if self.init is not None:
+            return self.init(f, t, y)
+        from cubie_trace.core.ops import zeros
+
+        return {name: zeros(aval.shape) for name, aval in resolve_state(self.state, len(y)).items()}
+
 
 def step(order: int, error_order: int | None = None, state: StateSpec | None = None,
-         name: str | None = None, implicit: bool = False) -> Callable[[Callable], Step]:
-    """Mark a function as an integrator step with the given order(s) and carried state."""
+         name: str | None = None, implicit: bool = False,
+         init: Callable[..., dict] | None = None) -> Callable[[Callable], Step]:
+    """Mark a function as an integrator step with the given order(s) and carried state
+    (`init(f, t0, y0)` gives its first value; zeros by default)."""
     if not isinstance(order, int) or order < 1:
         raise ValueError(f"order must be a positive int, got {order!r}")
 
     def wrap(fn: Callable) -> Step:
-        return Step(fn, order, error_order, dict(state or {}), name or fn.__name__, implicit)
+        return Step(fn, order, error_order, dict(state or {}), name or fn.__name__, implicit,
+                    init)
 
     return wrap
 
 
-_METHODS: dict[str, Callable[[], Step]] = {}
+_METHODS: dict[str, Callable[[Any], Step]] = {}
 _ALIASES: dict[str, str] = {}
 
 
-def register_method(name: str, factory: Callable[[], Step], aliases: tuple[str, ...] = ()) -> None:
-    """Make a step available by name (`factory` builds it on first use)."""
+def register_method(name: str, factory: Callable[[Any], Step],
+                    aliases: tuple[str, ...] = ()) -> None:
+    """Make a step available by name; `factory(system_or_None)` builds it, so a method may
+    specialise itself to the system it integrates."""
     _METHODS[name] = factory
     for alias in aliases:
         _ALIASES[alias] = name
@@ -98,7 +112,7 @@ def methods() -> list[str]:
     return sorted(_METHODS)
 
 
-def get_method(method: str | Step) -> Step:
+def get_method(method: str | Step, system: Any = None) -> Step:
     """The step for a method name (or alias), or `method` itself if it is a Step."""
     if isinstance(method, Step):
         return method
@@ -108,4 +122,4 @@ def get_method(method: str | Step) -> Step:
     key = _ALIASES.get(method.lower(), method.lower())
     if key not in _METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {methods()}")
-    return _METHODS[key]()
+    return _METHODS[key](system)

@@ -25,7 +25,7 @@ def trace(fn: Callable | Step | str, *args: Any, system: SystemLike | None = Non
             raise TypeError("trace: a step takes no example arguments; pass system=")
         if system is None:
             raise TypeError("trace: tracing a step needs system=, the ODE system it integrates")
-        return trace_step(get_method(fn), system)
+        return trace_step(get_method(fn, system), system)
     if not callable(fn):
         raise TypeError(f"trace: expected a function, a @ct.step or a method name, got {fn!r}")
     leaves, tree = flatten(list(args))

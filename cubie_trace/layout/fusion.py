@@ -1,16 +1,19 @@
 """Elementwise fusion: which buffers are never materialised.
 
 A buffer computed by an elementwise equation and used exactly once, by an
-elementwise equation or a reduction of the same (sub-)program, is computed
-inside its consumer's loop instead of being stored. Its operands are then
-read where the consumer runs, which is where liveness counts their use.
-A buffer named or pinned with `hint` is always materialised.
+elementwise equation or a reduction of the same (sub-)program, can be
+computed inside its consumer's loop instead of being stored. Its operands
+are then read where the consumer runs, so fusion is kept only where it does
+not keep a stored operand alive longer than it otherwise lives (the
+accumulators of a Runge-Kutta step would otherwise hold every stage
+derivative to the end). A buffer named or pinned with `hint` is always stored.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
+from cubie_trace.core.linear import linearize
 from cubie_trace.core.program import Eqn, Program
 from cubie_trace.core.values import Var
 
@@ -18,7 +21,7 @@ from cubie_trace.core.values import Var
 def inlined_values(program: Program) -> dict[Var, Eqn]:
     """Buffers that are fused into their single consumer, mapped to that consumer."""
     uses: Counter[Var] = Counter()
-    consumer: dict[Var, Eqn] = {}
+    consumers: dict[Var, list[Eqn]] = {}
     local: dict[Var, Program] = {}
     hinted: set[Var] = set()
     producers: dict[Var, tuple[Program, Eqn]] = {}
@@ -35,19 +38,49 @@ def inlined_values(program: Program) -> dict[Var, Eqn]:
             for a in eqn.inputs:
                 if isinstance(a, Var):
                     uses[a] += 1
-                    consumer[a] = eqn
+                    consumers.setdefault(a, []).append(eqn)
                     local[a] = prog
-    out: dict[Var, Eqn] = {}
+    fused: dict[Var, Eqn] = {}
     for var, (prog, eqn) in producers.items():
-        if not var.is_buffer or var in hinted or uses[var] != 1 or var not in consumer:
+        if not var.is_buffer or var in hinted or uses[var] != 1 or var not in consumers:
             continue
-        user = consumer[var]
+        user = consumers[var][0]
         if eqn.primitive.kind != "elementwise" or local[var] is not prog:
             continue
         if user.primitive.kind == "reduction" or (
                 user.primitive.kind == "elementwise" and user.outputs[0].shape == var.shape):
-            out[var] = user
-    return out
+            fused[var] = user
+    return _without_extensions(program, fused, producers, consumers)
+
+
+def _without_extensions(program: Program, fused: dict[Var, Eqn],
+                        producers: dict[Var, tuple[Program, Eqn]],
+                        consumers: dict[Var, list[Eqn]]) -> dict[Var, Eqn]:
+    """Drop fusions that would move the last read of a stored operand later."""
+    lin = linearize(program)
+    # storage that lives on regardless: inputs (the caller's or bound to an operand), outputs
+    external = {v for prog in _programs(program) for v in (*prog.inputs, *prog.outputs)}
+    changed = True
+    while changed:
+        changed = False
+
+        def runs_at(eqn: Eqn) -> int:
+            while eqn.outputs and eqn.outputs[0] in fused:
+                eqn = fused[eqn.outputs[0]]
+            return lin.start[eqn]
+
+        for var in list(fused):
+            eqn = producers[var][1]
+            moved_to = runs_at(eqn)
+            for a in eqn.inputs:
+                if not isinstance(a, Var) or not a.is_buffer or a in fused or a in external:
+                    continue
+                others = [runs_at(e) for e in consumers.get(a, []) if e is not eqn]
+                if max(others, default=lin.start[eqn]) < moved_to:
+                    del fused[var]
+                    changed = True
+                    break
+    return fused
 
 
 def _programs(program: Program) -> list[Program]:

@@ -1,0 +1,90 @@
+"""Step-size controllers, as traced code.
+
+A controller turns the scaled error norm E of a trial step (accept when
+E <= 1) into the next step size. With k = min(order, error_order) + 1:
+
+- ``fixed``: always accept, keep dt;
+- ``i``: dt * safety * E^(-1/k);
+- ``pi``: dt * safety * E^(-0.7/k) * E_prev^(0.4/k);
+- ``pid``: dt * safety * E^(-0.49/k) * E_prev^(0.34/k) * E_prev2^(-0.10/k);
+- ``gustafsson``: the predictive controller of Hairer and Wanner (Radau5): the
+  smaller of the I factor and safety * (dt/dt_prev) * (E_prev / E)^(1/k) * E^(-1/k).
+
+Factors are clipped to [min_factor, max_factor] (at most 1 after a rejection),
+and the result to [dt_min, dt_max]. History (previous norms and step) changes
+only on accepted steps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from cubie_trace.core import ops
+
+KINDS = ("fixed", "i", "pi", "pid", "gustafsson")
+# exponents (of E, E_prev, E_prev2) in units of 1/k
+FILTERS = {"i": (1.0, 0.0, 0.0), "pi": (0.7, -0.4, 0.0), "pid": (0.49, -0.34, 0.10),
+           "gustafsson": (1.0, 0.0, 0.0)}
+
+
+def _positive(name: str) -> Any:
+    def check(_: Any, attribute: Any, value: float) -> None:
+        if not value > 0:
+            raise ValueError(f"controller: {name} must be positive, got {value}")
+
+    return check
+
+
+@attrs.frozen
+class Controller:
+    """A step-size controller and its limits."""
+
+    kind: str = "pi"
+    safety: float = attrs.field(default=0.9, validator=_positive("safety"))
+    min_factor: float = attrs.field(default=0.2, validator=_positive("min_factor"))
+    max_factor: float = attrs.field(default=10.0, validator=_positive("max_factor"))
+    dt_min: float = attrs.field(default=1e-12, validator=_positive("dt_min"))
+    dt_max: float = attrs.field(default=float("inf"), validator=_positive("dt_max"))
+
+    def __attrs_post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"controller must be one of {KINDS}, got {self.kind!r}")
+        if self.min_factor > 1 or self.max_factor < 1:
+            raise ValueError("controller: need min_factor <= 1 <= max_factor")
+        if self.dt_min > self.dt_max:
+            raise ValueError(f"controller: dt_min {self.dt_min} > dt_max {self.dt_max}")
+
+    @property
+    def adaptive(self) -> bool:
+        return self.kind != "fixed"
+
+    def initial_history(self, dt: Any) -> tuple[Any, Any, Any]:
+        """(E_prev, E_prev2, dt_prev) before the first step."""
+        return 1.0, 1.0, dt
+
+    def propose(self, norm: Any, dt: Any, history: tuple[Any, Any, Any],
+                k: int) -> tuple[Any, Any, tuple[Any, Any, Any]]:
+        """(accept, next dt, next history) from the error norm of a step of size dt."""
+        if not self.adaptive:
+            return True, dt, history
+        e_prev, e_prev2, dt_prev = history
+        accept = norm <= 1.0
+        e = ops.maximum(ops.where(ops.isfinite(norm), norm, 1e300), 1e-10)
+        b1, b2, b3 = FILTERS[self.kind]
+        factor = self.safety * e ** (-b1 / k)
+        if b2:
+            factor = factor * e_prev ** (-b2 / k)
+        if b3:
+            factor = factor * e_prev2 ** (-b3 / k)
+        if self.kind == "gustafsson":
+            predictive = self.safety * (dt / dt_prev) * (e_prev / e) ** (1.0 / k) * \
+                e ** (-1.0 / k)
+            factor = ops.minimum(factor, predictive)
+        factor = ops.minimum(ops.maximum(factor, self.min_factor), self.max_factor)
+        factor = ops.where(accept, factor, ops.minimum(factor, 1.0))
+        dt_new = ops.minimum(dt * factor, self.dt_max)
+        history_new = (ops.where(accept, e, e_prev), ops.where(accept, e_prev, e_prev2),
+                       ops.where(accept, dt, dt_prev))
+        return accept, dt_new, history_new

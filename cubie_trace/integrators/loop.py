@@ -1,0 +1,142 @@
+"""The integration loop, traced: one Program for a whole run.
+
+Inputs: `y0` (n), `p` (parameters), `d` (driver coefficients, if any), `t0`,
+`t_end`, `dt0` and `ts`, the save times (t_end last). The loop takes steps,
+lands exactly on each save time, accepts or rejects by the controller,
+records states (and observables) at every save time, accumulates summaries,
+counts accepted and rejected steps and stops with a status code.
+Outputs: a dict with `y` (n_saves, n), `observables` (n_saves, n_obs) if the
+system has any, `summaries` (n_windows, n_stats, n_vars) if requested,
+`status`, `accepted`, `rejected`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from cubie_trace.core import ops
+from cubie_trace.core.program import Program
+from cubie_trace.core.step import Status, Step, resolve_state
+from cubie_trace.core.system import SystemCalls, SystemLike
+from cubie_trace.core.trace import trace
+from cubie_trace.core.values import buffer, scalar
+from cubie_trace.integrators.controllers import Controller
+from cubie_trace.integrators.summaries import Summaries
+
+LANDING = 1e-9  # a step within this relative distance of a save time lands on it
+
+
+@attrs.frozen
+class LoopSpec:
+    """What is compiled into the loop."""
+
+    step: Step
+    controller: Controller
+    n_saves: int
+    rtol: float = 1e-6
+    atol: float = 1e-6
+    max_steps: int = 100_000
+    summaries: Summaries | None = None
+
+
+def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
+    """Trace the integration loop of `spec` for `system`."""
+    step, ctrl = spec.step, spec.controller
+    n, n_saves = system.n_states, spec.n_saves
+    has_obs = "observables" in system.functions
+    k_exp = min(step.order, step.error_order or step.order) + 1
+    if ctrl.adaptive and step.error_order is None:
+        raise ValueError(f"method {step.name!r} has no error estimate; use a fixed step "
+                         "(controller='fixed' with dt)")
+    resolve_state(step.state, n)
+    context = [buffer(system.n_parameters)]
+    if system.n_driver_coefficients:
+        context.append(buffer(system.n_driver_coefficients))
+
+    def integrate(y0: Any, *args: Any) -> Any:
+        *ctx, t0, t_end, dt0, ts = args
+        f = SystemCalls(system, *ctx)
+
+        def save(c: dict) -> dict:
+            def pending(s: dict) -> Any:
+                i = ops.minimum(s["isave"], n_saves - 1)
+                return (s["isave"] < n_saves) & (ts[i] <= s["t"])
+
+            def record(s: dict) -> dict:
+                s = dict(s)
+                s["ys"] = s["ys"].at[s["isave"]].set(s["y"])
+                if has_obs:
+                    s["obs"] = s["obs"].at[s["isave"]].set(f.observables(s["t"], s["y"]))
+                if spec.summaries is not None:
+                    s["summ"] = spec.summaries.update(s["summ"], s["y"], s["isave"])
+                s["isave"] = s["isave"] + 1
+                return s
+
+            keys = ["isave", "t", "y", "ys", *(["obs"] if has_obs else []),
+                    *(["summ"] if spec.summaries is not None else [])]
+            out = ops.while_loop(pending, record, {key: c[key] for key in keys})
+            return {**c, **out}
+
+        carry: dict[str, Any] = {
+            "t": t0, "dt": dt0, "y": y0, "state": step.initial_state(f, t0, y0),
+            "ys": ops.zeros((n_saves, n)), "isave": 0, "accepted": 0, "rejected": 0,
+            "status": int(Status.OK), "history": ctrl.initial_history(dt0)}
+        if has_obs:
+            carry["obs"] = ops.zeros((n_saves, len(system.observable_names)))
+        if spec.summaries is not None:
+            carry["summ"] = spec.summaries.initial(n)
+        carry = save(carry)
+
+        def running(c: dict) -> Any:
+            return (c["status"] == int(Status.OK)) & (c["isave"] < n_saves)
+
+        def advance(c: dict) -> dict:
+            c = dict(c)
+            t, dt, y = c["t"], c["dt"], c["y"]
+            target = ts[ops.minimum(c["isave"], n_saves - 1)]
+            remaining = target - t
+            hit = dt * (1.0 + LANDING) >= remaining
+            dt_try = ops.where(hit, remaining, dt)
+            y_new, err, state_new, step_status = step(f, t, dt_try, y, c["state"])
+            if ctrl.adaptive:
+                scale = spec.atol + spec.rtol * ops.maximum(ops.abs(y), ops.abs(y_new))
+                norm = ops.rms_norm(err, scale)
+                accept, dt_next, history = ctrl.propose(norm, dt_try, c["history"], k_exp)
+                dt_next = ops.where(accept & hit, ops.maximum(dt_next, dt), dt_next)
+            else:
+                accept, dt_next, history = True, dt, c["history"]
+            finite = ops.isfinite(ops.sum(y_new))
+            ok = accept & finite & (step_status == int(Status.OK))
+            c["t"] = ops.where(ok, ops.where(hit, target, t + dt_try), t)
+            c["y"] = ops.where(ok, y_new, y)
+            c["state"] = {key: ops.where(ok, state_new[key], value)
+                          for key, value in c["state"].items()}
+            c["dt"], c["history"] = dt_next, history
+            c["accepted"] = c["accepted"] + ops.astype(ok, "int32")
+            c["rejected"] = c["rejected"] + 1 - ops.astype(ok, "int32")
+            status = ops.where(step_status != int(Status.OK), step_status, int(Status.OK))
+            if ctrl.adaptive:
+                status = ops.where(dt_next < ctrl.dt_min, int(Status.DT_UNDERFLOW), status)
+            else:
+                status = ops.where(finite, status, int(Status.NONFINITE))
+            steps = c["accepted"] + c["rejected"]
+            c["status"] = ops.where((status == int(Status.OK)) & (steps >= spec.max_steps),
+                                    int(Status.MAX_STEPS), status)
+            return save(c)
+
+        c = ops.while_loop(running, advance, carry)
+        out = {"y": c["ys"], "status": c["status"], "accepted": c["accepted"],
+               "rejected": c["rejected"]}
+        if has_obs:
+            out["observables"] = c["obs"]
+        if spec.summaries is not None:
+            out["summaries"] = spec.summaries.finish(c["summ"])
+        return out
+
+    program = trace(integrate, buffer(n), *context, scalar(), scalar(), scalar(),
+                    buffer(n_saves), name=f"loop_{step.name}")
+    program.input_names = ("y0", *("p", "d")[: len(context)], "t0", "t_end", "dt0", "ts")
+    program.meta.update(kind="loop", method=step.name, n_saves=n_saves, n_states=n)
+    return program
