@@ -65,18 +65,21 @@ class Lowered:
             dtype = numpy_dtype(var.dtype, self.precision)
             shape = ((n_runs,) if sig.batched[k] else ()) + var.shape
             arr = np.array(np.broadcast_to(np.asarray(value, dtype=dtype), shape))
+            if not shape:
+                arr = arr[()]  # a scalar shared by all runs is passed by value
             if not param:
                 place = self.layout.placements[var]
                 persist[place.dtype][:, place.offset:place.offset + place.size] = \
                     arr.reshape(n_runs, -1)
-            else:
-                arrays.append(arr)
+            else:  # the device code indexes buffers flat: one row of elements per run
+                flat = (n_runs, -1) if sig.batched[k] else (-1,)
+                arrays.append(arr.reshape(flat) if len(var.shape) > 1 else arr)
         n_read = len(arrays)
         outputs: list[np.ndarray | None] = []
         for atom, param in zip(program.outputs, sig.outputs):
             if param:
                 arr = np.zeros((n_runs, *atom.shape), numpy_dtype(atom.dtype, self.precision))
-                arrays.append(arr)
+                arrays.append(arr.reshape(n_runs, -1) if len(atom.shape) > 1 else arr)
                 outputs.append(arr)
             else:
                 outputs.append(None)
@@ -119,6 +122,8 @@ class Lowered:
             log: dict[str, list[np.ndarray]] = {}
             for j, (name, base, size, dtype) in enumerate(self.memory.tap_layout()):
                 n = min(int(count[r, j]), capacity)
+                if n == 0:  # a tap never reached is absent, as in the interpreter's log
+                    continue
                 values = data[r, base:base + n * size].reshape(n, size)
                 np_type = numpy_dtype(dtype, self.precision)
                 shape = self._tap_shapes[name]

@@ -1,7 +1,8 @@
 """The integration loop, traced: one Program for a whole run.
 
 Inputs: `y0` (n), `p` (parameters), `d` (driver coefficients, if any), `t0`,
-`t_end`, `dt0` and `ts`, the save times (t_end last). The loop takes steps,
+`t_end`, `dt0` (ignored when the loop picks its first step itself) and `ts`,
+the save times (t_end last). The loop takes steps,
 lands exactly on each save time, accepts or rejects by the controller,
 records states (and observables) at every save time, accumulates summaries,
 counts accepted and rejected steps and stops with a status code.
@@ -39,6 +40,23 @@ class LoopSpec:
     atol: float = 1e-6
     max_steps: int = 100_000
     summaries: Summaries | None = None
+    auto_dt: bool = False
+
+
+def initial_step(f: Any, t0: Any, y0: Any, order: int, rtol: float, atol: float,
+                 span: Any) -> Any:
+    """Starting step size from two evaluations of f (Hairer, Norsett and Wanner, II.4)."""
+    f0 = f(t0, y0)
+    scale = atol + rtol * ops.abs(y0)
+    d0, d1 = ops.rms_norm(y0, scale), ops.rms_norm(f0, scale)
+    h0 = ops.where((d0 < 1e-5) | (d1 < 1e-5), 1e-6, 0.01 * d0 / ops.maximum(d1, 1e-300))
+    h0 = ops.minimum(h0, span)
+    f1 = f(t0 + h0, y0 + h0 * f0)
+    d2 = ops.rms_norm(f1 - f0, scale) / h0
+    largest = ops.maximum(d1, d2)
+    h1 = ops.where(largest <= 1e-15, ops.maximum(1e-6, h0 * 1e-3),
+                   (0.01 / ops.maximum(largest, 1e-300)) ** (1.0 / (order + 1)))
+    return ops.minimum(ops.minimum(100.0 * h0, h1), span)
 
 
 def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
@@ -58,6 +76,8 @@ def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
     def integrate(y0: Any, *args: Any) -> Any:
         *ctx, t0, t_end, dt0, ts = args
         f = SystemCalls(system, *ctx)
+        if spec.auto_dt:
+            dt0 = initial_step(f, t0, y0, step.order, spec.rtol, spec.atol, t_end - t0)
 
         def save(c: dict) -> dict:
             def pending(s: dict) -> Any:

@@ -20,14 +20,16 @@ SHARED_BYTES_PER_BLOCK = 48 * 1024
 def plan(program: Program, policy: str = "local", shared_budget_bytes: int | None = None,
          pin: Mapping[str, str] | None = None, threads_per_block: int = 128,
          precision: str = "float64", planner: Planner = best_fit,
-         reuse_outputs: bool = True) -> Layout:
+         reuse_outputs: bool = True, scratch_in_outputs: bool = True) -> Layout:
     """Plan where every buffer of `program` lives.
 
     `policy`: "local" (the default), "shared", or "auto" (fill `shared_budget_bytes`
     per thread, by default 48 KiB shared over `threads_per_block`, with the buffers
     accessed most per byte). `pin` maps buffer names (hint names or printed names)
-    to "shared" or "local" and always wins. With `reuse_outputs` the program may use
-    its output arrays as scratch before writing them and writes results in place.
+    to "shared" or "local" and always wins. With `reuse_outputs` the program writes its
+    results in place in the caller's output arrays, and with `scratch_in_outputs` also
+    uses them as scratch before writing them (a kernel whose outputs sit in GPU global
+    memory turns that off).
     """
     if precision not in ("float32", "float64"):
         raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}")
@@ -42,7 +44,7 @@ def plan(program: Program, policy: str = "local", shared_budget_bytes: int | Non
     pinned = resolve_pins(program, groups, pin)
     everything = groups.groups()
     offsets: dict[int, int] = {}
-    if reuse_outputs:
+    if reuse_outputs and scratch_in_outputs:
         _pack_into_outputs(everything, pinned, offsets)
     pool_groups = [g for g in everything if g.kind == "pool"]
     where = assign_locations(pool_groups, pinned, policy, shared_budget_bytes, live.accesses,
@@ -52,15 +54,16 @@ def plan(program: Program, policy: str = "local", shared_budget_bytes: int | Non
             where[id(g)] = "persistent"
     pools: dict[tuple[str, str], int] = {}
     bounds: dict[tuple[str, str], int] = {}
-    for region in {(where[id(g)], g.dtype) for g in everything if id(g) in where}:
+    number = {id(g): k for k, g in enumerate(everything)}  # block keys independent of ids
+    for region in sorted({(where[id(g)], g.dtype) for g in everything if id(g) in where}):
         members = [g for g in everything if where.get(id(g)) == region[0]
                    and g.dtype == region[1]]
-        blocks = [Block(id(g), g.size, *g.hull) for g in members]
+        blocks = [Block(number[id(g)], g.size, *g.hull) for g in members]
         placed = planner(blocks)
-        offsets.update(placed)
+        offsets.update({id(g): placed[number[id(g)]] for g in members})
         pools[region] = max((placed[b.key] + b.size for b in blocks), default=0)
         bounds[region] = lower_bound(blocks)
-    placements = _placements(live, groups, where, offsets, program)
+    placements = _placements(live, groups, where, offsets, program, number)
     return Layout(program, placements, pools, bounds, set(live.in_place), live.length,
                   precision, policy, frozenset(live.inlined))
 
@@ -94,7 +97,7 @@ def _pack_into_outputs(groups: list[Group], pinned: dict[int, str],
 
 
 def _placements(live: Liveness, groups: Groups, where: dict[int, str], offsets: dict[int, int],
-                program: Program) -> dict[Var, Placement]:
+                program: Program, number: dict[int, int]) -> dict[Var, Placement]:
     names = program.names
     out: dict[Var, Placement] = {}
 
@@ -123,7 +126,7 @@ def _placements(live: Liveness, groups: Groups, where: dict[int, str], offsets: 
             g = groups.of[var]
             placed = Placement(names[var], where.get(id(g), g.kind), var.dtype,
                                offsets.get(id(g), 0) if g.kind != "input" else 0,
-                               var.aval.elements, live.interval[var], id(g),
+                               var.aval.elements, live.interval[var], number[id(g)],
                                g.index if g.kind in ("input", "output") else None)
         out[var] = placed
         return placed
