@@ -1,34 +1,127 @@
-"""`ODESystem`: an ODE right-hand side built from SymPy expressions."""
+"""`ODESystem`: an ODE system M dy/dt = f(t, y, p, drivers(t)) built from SymPy.
+
+Roles: states (name -> initial value), parameters (name -> default, one value
+per run), constants (name -> value, compiled in as numbers), observables
+(expressions saved like states), drivers (sampled time series, see
+`cubie_trace.systems.drivers`) and the mass matrix M (identity by default;
+an (n, n) matrix or a length-n diagonal, numbers or expressions).
+
+The system implements `cubie_trace.core.system.SystemLike`: `abstract` and
+`evaluate` for tracing and interpreting, `emit` for the lowering stage. Its
+functions and their operands are listed in `cubie_trace.systems.functions`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import sympy as sp
 
-from cubie_trace.core.values import Aval
+from cubie_trace.core.values import FLOAT_DTYPES, Aval
+from cubie_trace.systems.codegen import function_source
+from cubie_trace.systems.drivers import DriverSet, make_driver
+from cubie_trace.systems.functions import Symbols, SystemFunction, build_functions
+from cubie_trace.systems.parse import (
+    SymbolTable,
+    parse_equations,
+    parse_observables,
+    resolve,
+)
+from cubie_trace.systems.pyfunction import call_function
+from cubie_trace.systems.roles import check_names, finite_values, mass_matrix
+
+Values = Mapping[str, float]
+Observables = Sequence[str] | Mapping[str, Any]
 
 
 class ODESystem:
-    """dy/dt = f(t, y, p) with named states and parameters."""
+    """A named ODE system: symbolic right-hand side, Jacobian products, observables,
+    drivers; numpy evaluation and generated source for each function."""
 
-    def __init__(self, name: str, states: Mapping[str, float], parameters: Mapping[str, float],
-                 derivatives: Mapping[str, sp.Expr]) -> None:
+    def __init__(self, derivatives: Mapping[str, Any], states: Values,
+                 parameters: Values | None = None, constants: Values | None = None,
+                 observables: Observables | None = None,
+                 drivers: Mapping[str, Any] | None = None, name: str = "system",
+                 mass: Any = None) -> None:
+        """Build from SymPy expressions (or expression strings) per state; symbols are
+        matched to the declared names by name."""
+        initial = finite_values("state", states)
+        defaults = finite_values("parameter", parameters)
+        fixed = finite_values("constant", constants)
+        self.driver_set = DriverSet([make_driver(k, v) for k, v in (drivers or {}).items()])
+        check_names({"state": initial, "parameter": defaults, "constant": fixed,
+                     "driver": self.driver_set.names})
+        if not initial:
+            raise ValueError("states: a system needs at least one state")
+        table = SymbolTable([*initial, *defaults, *fixed, *self.driver_set.names])
+        for key in derivatives:
+            if key not in initial:
+                raise ValueError(f"a derivative is given for {key!r}, which is not a state")
+        for state in initial:
+            if state not in derivatives:
+                raise ValueError(f"state {state!r} has no derivative")
+        numbers = {table.symbols[k]: sp.Float(v) for k, v in fixed.items()}
+        self.derivatives = tuple(
+            resolve(derivatives[s], table, f"the derivative of {s!r}").xreplace(numbers)
+            for s in initial)
+        self.mass = mass_matrix(mass, len(initial)).applyfunc(
+            lambda e: resolve(e, table, "the mass matrix").xreplace(numbers))
+        observed = parse_observables(observables, table, {})
+        self.observable_expressions = tuple(e.xreplace(numbers) for e in observed.values())
         self.name = name
-        self.state_names = tuple(states)
-        self.parameter_names = tuple(parameters)
-        self.initial_values = np.array([float(v) for v in states.values()])
-        self.default_parameters = np.array([float(v) for v in parameters.values()])
-        self.t = sp.Symbol("t")
-        self.state_symbols = [sp.Symbol(n) for n in self.state_names]
-        self.parameter_symbols = [sp.Symbol(n) for n in self.parameter_names]
-        self.rhs_exprs = [sp.sympify(derivatives[n]) for n in self.state_names]
-        self.functions = ("rhs",)
-        self.n_driver_coefficients = 0
-        self._rhs = sp.lambdify((self.t, self.state_symbols, self.parameter_symbols),
-                                self.rhs_exprs, "numpy")
+        self.state_names = tuple(initial)
+        self.parameter_names = tuple(defaults)
+        self.constants = fixed
+        self.observable_names = tuple(observed)
+        self.initial_values = np.array(list(initial.values()), dtype=np.float64)
+        self.default_parameters = np.array(list(defaults.values()), dtype=np.float64)
+        self.driver_coefficients = self.driver_set.coefficients()
+        self.symbols = dict(table.symbols)
+        self._symbols = Symbols(table.symbols["t"],
+                                tuple(table.symbols[s] for s in initial),
+                                tuple(table.symbols[s] for s in defaults),
+                                tuple(table.symbols[s] for s in self.driver_set.names))
+        self._numpy: dict[str, Callable[..., Any]] = {}
+        self.functions = ("rhs", "jvp", "jacobian", "operator",
+                          *(("observables",) if observed else ()),
+                          *(("drivers",) if self.driver_set.drivers else ()))
+
+    @classmethod
+    def from_equations(cls, equations: Sequence[str] | str, states: Values,
+                       parameters: Values | None = None, constants: Values | None = None,
+                       observables: Observables | None = None,
+                       drivers: Mapping[str, Any] | None = None, name: str = "system",
+                       strict: bool = True, mass: Any = None) -> ODESystem:
+        """Build from lines like `"dx = sigma*(y - x)"` (a list or one multi-line string;
+        blank lines and `#` comments ignored). Other assignments (`"a = x*y"`) are
+        auxiliaries, inlined where used after them. With `strict=False` an undeclared
+        name warns and becomes a parameter with default 1.0."""
+        table = _table(states, parameters, constants, drivers, strict)
+        derivatives, auxiliaries = parse_equations(equations, list(states), table)
+        observed = parse_observables(observables, table, auxiliaries)
+        return cls(derivatives, states, _with_inferred(parameters, table), constants,
+                   observed, drivers, name, mass)
+
+    @classmethod
+    def from_function(cls, f: Callable[..., Any], states: Values,
+                      parameters: Values | None = None, constants: Values | None = None,
+                      observables: Observables | None = None,
+                      drivers: Mapping[str, Any] | None = None, name: str = "system",
+                      strict: bool = True, mass: Any = None) -> ODESystem:
+        """Build from `f(t, y, p)` or `f(t, y, p, d)` (see
+        `cubie_trace.systems.pyfunction`), returning the derivatives in state order or
+        by name. With `strict=False` an undeclared `p.name` warns and becomes a
+        parameter with default 1.0."""
+        table = _table(states, parameters, constants, drivers, strict)
+        drivers_names = list(drivers or {})
+        per_run = [*(parameters or {}), *(constants or {}), *drivers_names]
+        derivatives = call_function(f, list(states), per_run, drivers_names, table)
+        observed = parse_observables(observables, table, {})
+        return cls(derivatives, states, _with_inferred(parameters, table), constants,
+                   observed, drivers, name, mass)
 
     @property
     def n_states(self) -> int:
@@ -38,37 +131,93 @@ class ODESystem:
     def n_parameters(self) -> int:
         return len(self.parameter_names)
 
-    @classmethod
-    def from_equations(cls, equations: Sequence[str] | str, states: Mapping[str, float],
-                       parameters: Mapping[str, float] | None = None,
-                       name: str = "system") -> ODESystem:
-        """Build a system from lines like `"dx = sigma*(y - x)"`."""
-        parameters = dict(parameters or {})
-        lines = equations.splitlines() if isinstance(equations, str) else list(equations)
-        local = {n: sp.Symbol(n) for n in [*states, *parameters, "t"]}
-        derivatives: dict[str, sp.Expr] = {}
-        for line in (raw.strip() for raw in lines):
-            if not line:
-                continue
-            lhs, _, rhs = line.partition("=")
-            target = lhs.strip()[1:]
-            if not lhs.strip().startswith("d") or target not in states:
-                raise ValueError(f"equation {line!r}: left side must be d<state>")
-            derivatives[target] = sp.sympify(rhs, locals=local)
-        missing = [s for s in states if s not in derivatives]
-        if missing:
-            raise ValueError(f"states without a derivative: {missing}")
-        return cls(name, states, parameters, derivatives)
+    @property
+    def n_observables(self) -> int:
+        return len(self.observable_names)
+
+    @property
+    def driver_names(self) -> tuple[str, ...]:
+        return self.driver_set.names
+
+    @property
+    def n_driver_coefficients(self) -> int:
+        return self.driver_set.size
+
+    def __repr__(self) -> str:
+        return (f"ODESystem({self.name!r}, states={list(self.state_names)}, "
+                f"parameters={list(self.parameter_names)})")
+
+    def coefficients(self, drivers: Mapping[str, Any]) -> np.ndarray:
+        """The buffer `d` for new driver samples (same drivers, same sample counts)."""
+        return self.driver_set.resampled(drivers).coefficients()
+
+    @functools.cached_property
+    def definitions(self) -> dict[str, SystemFunction]:
+        """Each function's operands and symbolic outputs."""
+        return build_functions(self._symbols, self.derivatives, self.observable_expressions,
+                               self.mass)
+
+    def _function(self, fn: str) -> SystemFunction:
+        if fn not in self.functions:
+            raise ValueError(f"system {self.name!r} has no function {fn!r}; "
+                             f"it has {self.functions}")
+        return self.definitions[fn]
+
+    def _operand_shape(self, operand: str) -> tuple[int, ...]:
+        sizes = {"y": self.n_states, "v": self.n_states, "p": self.n_parameters,
+                 "d": self.n_driver_coefficients}
+        return (sizes[operand],) if operand in sizes else ()
 
     def abstract(self, fn: str, avals: list[Aval]) -> list[Aval]:
-        """Output avals of `fn` applied to `avals` (t, y, p)."""
-        t, y, p = avals
-        if not t.is_scalar or y.shape != (self.n_states,) or p.shape != (self.n_parameters,):
-            raise ValueError(f"{self.name}.{fn}: expected (t, y[{self.n_states}], "
-                             f"p[{self.n_parameters}]), got {[a.short() for a in avals]}")
-        return [Aval((self.n_states,), "float")]
+        """The output aval of `fn` applied to operands `avals`, which are checked."""
+        spec = self._function(fn)
+        expected = [Aval(self._operand_shape(o), "float") for o in spec.operands]
+        ok = len(avals) == len(expected) and all(
+            a.shape == e.shape and a.dtype in FLOAT_DTYPES for a, e in zip(avals, expected))
+        if not ok:
+            want = ", ".join(f"{o}: {e.short()}" for o, e in zip(spec.operands, expected))
+            got = ", ".join(a.short() for a in avals)
+            raise ValueError(f"{self.name}.{fn}: expected operands ({want}), got ({got})")
+        return [Aval(spec.shape, "float")]
 
-    def evaluate(self, fn: str, t: Any, y: Any, p: Any) -> list[np.ndarray]:
-        """Numpy value of `fn` at (t, y, p)."""
-        out = np.array(self._rhs(t, list(y), list(p)), dtype=np.result_type(y, float))
-        return [np.broadcast_to(out, (self.n_states,)).copy()]
+    def _numpy_function(self, fn: str) -> Callable[..., Any]:
+        if fn not in self._numpy:
+            spec = self._function(fn)
+            args = [s for o in spec.operands for s in self._symbols.operand(o)]
+            self._numpy[fn] = sp.lambdify(args, list(spec.outputs), modules="numpy",
+                                          dummify=True)
+        return self._numpy[fn]
+
+    def evaluate(self, fn: str, *args: Any) -> list[np.ndarray]:
+        """Numpy value of `fn` on operands `args` (in the order `abstract` checks)."""
+        spec = self._function(fn)
+        self.abstract(fn, [Aval(np.shape(a), "float") for a in args])
+        values = dict(zip(spec.operands, args))
+        if "d" in values:
+            values["d"] = self.driver_set.values(np.asarray(values["d"]), values["t"])
+        flat = [x for o in spec.operands for x in np.atleast_1d(values[o])]
+        dtype = np.result_type(*args, np.float32)
+        out = np.array(self._numpy_function(fn)(*flat), dtype=dtype)
+        return [out.reshape(spec.shape)]
+
+    def emit(self, fn: str, func_name: str) -> str:
+        """Python source (no imports) of `def func_name(<operands of fn>, out):` writing
+        `fn` into `out`; it uses `math` and `FLOAT`, the working precision's scalar type."""
+        spec = self._function(fn)
+        used = set().union(*(e.free_symbols for e in spec.outputs))
+        preamble = [line for k, u in enumerate(self._symbols.drivers) if u in used
+                    for line in self.driver_set.source(k, f"_u{k}")]
+        return function_source(func_name, spec.operands, spec.outputs, spec.shape,
+                               self._symbols.code_names(), preamble)
+
+
+def _table(states: Values, parameters: Values | None, constants: Values | None,
+           drivers: Mapping[str, Any] | None, strict: bool) -> SymbolTable:
+    names = {"state": list(states), "parameter": list(parameters or {}),
+             "constant": list(constants or {}), "driver": list(drivers or {})}
+    check_names(names)
+    return SymbolTable([n for group in names.values() for n in group], strict)
+
+
+def _with_inferred(parameters: Values | None, table: SymbolTable) -> dict[str, Any]:
+    return {**(parameters or {}), **dict.fromkeys(table.inferred, 1.0)}

@@ -61,7 +61,7 @@ class SymbolTable:
             raise ValueError(f"undeclared symbol {name!r} in {where}; declare it as a state, "
                              f"parameter, constant or driver (or pass strict=False)")
         warnings.warn(f"undeclared symbol {name!r} in {where}: treated as a parameter "
-                      f"with default 1.0", UserWarning, stacklevel=4)
+                      f"with default 1.0", UserWarning, stacklevel=5)
         self.inferred.append(name)
         return self.define(name)
 
@@ -180,10 +180,13 @@ def parse_observables(observables: Sequence[str] | Mapping[str, object] | None,
     known = dict(auxiliaries)
     out: dict[str, sp.Expr] = {}
     for name, expr, where in items:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"observable name {name!r} is not an identifier")
         if name in out or name in table.symbols:
             raise ValueError(f"observable {name!r} is declared twice or clashes with "
-                             f"another name")
-        out[name] = resolve(expr, table, where).xreplace({table.symbols[a]: e for a, e in known.items()})
+                             "another name")
+        inline = {table.symbols[a]: e for a, e in known.items()}
+        out[name] = resolve(expr, table, where).xreplace(inline)
         table.define(name)
         known[name] = out[name]
     return out
