@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import partialmethod
 from typing import Any
 
 import attrs
@@ -28,8 +29,8 @@ from cubie_trace.core.program import Program
 from cubie_trace.core.values import Aval, numpy_dtype
 
 __all__ = [
-    "RandomFunction", "assert_close_structured", "describe_recipe", "examples",
-    "random_functions", "random_inputs", "random_programs", "recipes", "run_recipe",
+    "BLOCK_OPS", "LEAF_OPS", "RandomFunction", "assert_close_structured", "describe_recipe",
+    "examples", "random_functions", "random_inputs", "random_programs", "recipes", "run_recipe",
 ]
 
 Recipe = tuple[tuple[Any, ...], ...]
@@ -78,17 +79,9 @@ class Env:
             pool.append(_SEEDS[kind](self))
         return pool[-1 - sel % len(pool)]
 
-    def v(self, sel: int) -> Any:
-        return self.get("v", sel)
-
-    def s(self, sel: int) -> Any:
-        return self.get("s", sel)
-
-    def i(self, sel: int) -> Any:
-        return self.get("i", sel)
-
-    def k(self, sel: int) -> Any:
-        return self.get("k", sel)
+    # e.v(sel): a float buffer, e.s: a float scalar, e.i: an int32 scalar, e.k: a stack
+    v, s, i, k = (partialmethod(get, "v"), partialmethod(get, "s"), partialmethod(get, "i"),
+                  partialmethod(get, "k"))
 
     def push(self, **values: Any) -> None:
         for kind, value in values.items():
@@ -116,16 +109,11 @@ _SEEDS: dict[str, Callable[[Env], Any]] = {
 }
 
 
-def _row(e: Env, a: int, b: int, dynamic: bool) -> Any:
+def _row(e: Env, a: int, b: int, dynamic: bool) -> tuple[Any, Any]:
+    """A stack and a row index into it: static, or a clamped int32 counter."""
     stack = e.k(a)
     rows = stack.shape[0]
-    return stack[_clamp(e.i(b), 0, rows - 1) if dynamic else b % rows]
-
-
-def _set(e: Env, a: int, b: int, c: int, dynamic: bool) -> Any:
-    stack = e.k(a)
-    rows = stack.shape[0]
-    return _set_row(stack, _clamp(e.i(b), 0, rows - 1) if dynamic else b % rows, e.v(c))
+    return stack, _clamp(e.i(b), 0, rows - 1) if dynamic else b % rows
 
 
 def _slice(e: Env, a: int, b: int, c: int) -> Any:
@@ -151,7 +139,7 @@ _LEAVES: dict[str, tuple[str | None, Callable[[Env, int, int, int], Any]]] = {
     "abs": ("v", lambda e, a, b, c: abs(e.v(a)) - ct.abs(e.v(b))),
     "sqrt": ("v", lambda e, a, b, c: ct.sqrt(ct.abs(e.v(a))) + ct.sqrt(1.0 + e.v(b) ** 2)),
     "exp": ("v", lambda e, a, b, c: ct.exp(ct.tanh(e.v(a)))),
-    "ln": ("v", lambda e, a, b, c: ct.log(1.0 + e.v(a) * e.v(a))),
+    "ln": ("v", lambda e, a, b, c: ct.ln(1.0 + e.v(a) * e.v(a))),
     "trig": ("v", lambda e, a, b, c: ct.sin(e.v(a)) + ct.cos(e.v(b))),
     "minmax": ("v", lambda e, a, b, c: ct.maximum(ct.minimum(e.v(a), e.v(b)), _k(c))),
     "fill": ("v", lambda e, a, b, c: ct.full(e.n, _k(c)) + ct.zeros_like(e.v(a))),
@@ -164,7 +152,7 @@ _LEAVES: dict[str, tuple[str | None, Callable[[Env, int, int, int], Any]]] = {
     "vi": ("v", lambda e, a, b, c: e.v(a) + e.i(b)),
     # selection with comparisons
     "where": ("v", lambda e, a, b, c: ct.where(_CMPS[c % 6](e.v(a), e.v(b)), e.v(b), e.v(c))),
-    "where_s": ("v", lambda e, a, b, c: ct.where(e.s(a) > _k(c), e.v(a), _k(b))),
+    "where_s": ("v", lambda e, a, b, c: ct.where(_CMPS[b % 6](e.s(a), _k(c)), e.v(a), _k(b))),
     "where_logic": ("v", lambda e, a, b, c: ct.where(
         ct.logical_or((e.v(a) > 0.0) & ~(e.v(b) < e.s(c)), ct.logical_not(e.v(b) > _k(c))),
         e.v(a), -e.v(b))),
@@ -179,7 +167,7 @@ _LEAVES: dict[str, tuple[str | None, Callable[[Env, int, int, int], Any]]] = {
     # scalar arithmetic
     "s_arith": ("s", lambda e, a, b, c: e.s(a) * ct.tanh(e.s(b)) - _k(c)),
     "s_div": ("s", lambda e, a, b, c: e.s(a) / (1.0 + e.s(b) * e.s(b)) + e.s(c)),
-    "s_math": ("s", lambda e, a, b, c: ct.exp(ct.tanh(e.s(a))) + ct.log(1.0 + e.s(b) ** 2)),
+    "s_math": ("s", lambda e, a, b, c: ct.exp(ct.tanh(e.s(a))) + ct.ln(1.0 + e.s(b) ** 2)),
     "s_int": ("s", lambda e, a, b, c: e.s(a) + e.i(b) * 0.5),
     "i2f": ("s", lambda e, a, b, c: ct.astype(e.i(a), "float") * _k(c)),
     # int32 counters
@@ -188,10 +176,8 @@ _LEAVES: dict[str, tuple[str | None, Callable[[Env, int, int, int], Any]]] = {
     "f2i": ("i", lambda e, a, b, c: ct.astype(ct.tanh(e.s(a)) * 3.0, "int32")),
     # stacks and views
     "stack": ("k", lambda e, a, b, c: ct.stack([e.v(a), e.v(b), e.v(c)][: 1 + c % 3])),
-    "row": ("v", lambda e, a, b, c: _row(e, a, b, False)),
-    "row_dyn": ("v", lambda e, a, b, c: _row(e, a, b, True)),
-    "set_row": ("k", lambda e, a, b, c: _set(e, a, b, c, False)),
-    "set_row_dyn": ("k", lambda e, a, b, c: _set(e, a, b, c, True)),
+    "row": ("v", lambda e, a, b, c: (lambda k, i: k[i])(*_row(e, a, b, c % 2 == 1))),
+    "set_row": ("k", lambda e, a, b, c: _set_row(*_row(e, a, b, c % 2 == 1), e.v(c))),
     "slice": ("s", _slice),
     # annotations
     "hint": (None, _hint),
@@ -267,6 +253,11 @@ def _stages(e: Env, a: int, b: int, c: int, body: Recipe) -> None:
 
 _BLOCKS: dict[str, Callable[..., None]] = {
     "cond": _cond, "while": _while, "fori": _fori, "call": _call, "stages": _stages}
+
+#: Statement names: leaves `(op, a, b, c)` and blocks `(op, a, b, c, *bodies)`
+#: ("cond" has two bodies, the others one).
+LEAF_OPS: tuple[str, ...] = tuple(_LEAVES)
+BLOCK_OPS: tuple[str, ...] = tuple(_BLOCKS)
 
 
 def _run(recipe: Recipe, env: Env) -> Env:
@@ -353,7 +344,7 @@ _SEL = st.integers(0, 7)
 
 def recipes(max_ops: int = 8) -> st.SearchStrategy[Recipe]:
     """Recipes of at most `max_ops` statements, each nesting at most `max_ops` leaves."""
-    leaf = st.tuples(st.sampled_from(list(_LEAVES)), _SEL, _SEL, _SEL)
+    leaf = st.tuples(st.sampled_from(LEAF_OPS), _SEL, _SEL, _SEL)
 
     def blocks(children: st.SearchStrategy) -> st.SearchStrategy:
         body = st.lists(children, max_size=3).map(tuple)
@@ -408,23 +399,26 @@ def random_inputs(program: Program, precision: str = "float64") -> st.SearchStra
 
 
 def assert_close_structured(actual: Any, expected: Any, rtol: float = 1e-12,
-                            atol: float = 0.0, path: str = "out") -> None:
+                            atol: float = 0.0, check_dtype: bool = False,
+                            path: str = "out") -> None:
     """Assert two nested outputs (tuples, lists, dicts of arrays and scalars) have the
-    same structure and shapes and close values (NaNs equal)."""
+    same structure, shapes (and dtypes if `check_dtype`) and close values (NaNs equal)."""
     if isinstance(expected, dict):
         assert isinstance(actual, dict), f"{path}: expected a dict, got {type(actual).__name__}"
         assert list(actual) == list(expected), f"{path}: keys {list(actual)} != {list(expected)}"
         for key in expected:
-            assert_close_structured(actual[key], expected[key], rtol, atol, f"{path}[{key!r}]")
+            assert_close_structured(actual[key], expected[key], rtol, atol, check_dtype,
+                                    f"{path}[{key!r}]")
     elif isinstance(expected, (tuple, list)):
         assert isinstance(actual, (tuple, list)), \
             f"{path}: expected a sequence, got {type(actual).__name__}"
         assert len(actual) == len(expected), f"{path}: length {len(actual)} != {len(expected)}"
         for i, (x, y) in enumerate(zip(actual, expected, strict=True)):
-            assert_close_structured(x, y, rtol, atol, f"{path}[{i}]")
+            assert_close_structured(x, y, rtol, atol, check_dtype, f"{path}[{i}]")
     elif expected is None:
         assert actual is None, f"{path}: expected None, got {actual!r}"
     else:
         x, y = np.asarray(actual), np.asarray(expected)
         assert x.shape == y.shape, f"{path}: shape {x.shape} != {y.shape}"
+        assert not check_dtype or x.dtype == y.dtype, f"{path}: dtype {x.dtype} != {y.dtype}"
         np.testing.assert_allclose(x, y, rtol=rtol, atol=atol, equal_nan=True, err_msg=path)
