@@ -148,6 +148,10 @@ class Memory:
         if name not in self.taps:
             self.taps[name] = (len(self.taps), size, atom.dtype)
             self.log_size += size * self.log_capacity
+        elif self.taps[name][1:] != (size, atom.dtype):
+            raise ValueError(f"log tap {name!r} records values of different shapes or dtypes "
+                             f"({self.taps[name][1]} {self.taps[name][2]} and {size} "
+                             f"{atom.dtype}); give each kind of value its own tap name")
         index, _, _ = self.taps[name]
         base = sum(s * self.log_capacity for k, (j, s, _) in self.taps.items() if j < index)
         count = writer.fresh("n")

@@ -33,11 +33,11 @@ def kernel_types(lowered: Lowered) -> tuple[Any, ...]:
     out: list[Any] = [types.int64]
     for var, param, batched in zip(lowered.program.inputs, sig.inputs, sig.batched):
         if param:
-            ndim = len(var.shape) + int(batched)
+            ndim = min(len(var.shape), 1) + int(batched)  # buffers are passed flat
             out.append(array(var.dtype, ndim) if ndim else scalar_type(var.dtype))
     for atom, param in zip(lowered.program.outputs, sig.outputs):
         if param:
-            out.append(array(atom.dtype, len(atom.shape) + 1))
+            out.append(array(atom.dtype, min(len(atom.shape), 1) + 1))
     for dtype in lowered.memory.persistent_sizes():
         out.append(array(dtype, 2))
     if lowered.instrument:

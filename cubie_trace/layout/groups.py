@@ -157,5 +157,7 @@ class Groups:
             for k, out in enumerate(program.outputs):
                 if isinstance(out, Var) and out in self.of and self.of[out].kind == "pool":
                     self.of[out].kind, self.of[out].index = "output", k
-        for a, b in sorted(self.live.in_place, key=lambda p: self.live.interval[p[1]]):
+        order = {v: k for k, v in enumerate(self.live.interval)}  # not ids: deterministic
+        for a, b in sorted(self.live.in_place, key=lambda p: (
+                self.live.interval[p[1]], order[p[1]], order[p[0]])):
             self.merge(a, b)

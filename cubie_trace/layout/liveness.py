@@ -64,7 +64,7 @@ def liveness(program: Program) -> Liveness:
         live.position[eqn] = lin.start[effective(eqn)]
     uses: dict[Var, list[int]] = {}
     weight = _loop_weights(program, lin)
-    for prog, eqn in program.walk():
+    for _, eqn in program.walk():
         if eqn.primitive.name == "hint":
             continue
         pos = live.position[eqn]

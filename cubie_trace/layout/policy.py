@@ -1,7 +1,8 @@
 """Location policy: which storage groups go to shared memory, which to local.
 
 Pins (from `ct.hint(x, location=...)` in the program, then `pin=` by name,
-which wins) are honoured first. Policy "local" puts the rest in local memory,
+which wins) are honoured first; a hint that cannot apply is ignored, a `pin`
+that cannot raises. Policy "local" puts the rest in local memory,
 "shared" in shared memory, and "auto" fills the per-thread shared budget with
 the groups accessed most per byte.
 """
@@ -20,24 +21,28 @@ LOCATIONS = ("shared", "local")
 
 
 def resolve_pins(program: Program, groups: Groups, pin: Mapping[str, str] | None) -> dict[int, str]:
-    """Locations pinned per group id, from the program's hints and then `pin`."""
-    wanted: dict[Var, tuple[str, str]] = {}
+    """Locations pinned per group id, from the program's hints and then `pin`, which wins.
+
+    A location hint is advice: one on a value without pool storage (a scalar, a fused
+    value, a caller's array, carried state) is ignored, and of several hints on one
+    storage the last in program order holds. A `pin` that cannot be honoured raises.
+    """
+    hinted: dict[int, str] = {}
     for _, eqn in program.walk():
-        if eqn.primitive.name == "hint" and eqn.params["location"]:
-            var = eqn.inputs[0]
-            wanted[var] = (program.names[var], eqn.params["location"])  # type: ignore[index]
+        group = groups.of.get(eqn.inputs[0]) if eqn.primitive.name == "hint" else None
+        if eqn.params.get("location") and group is not None and group.kind == "pool":
+            hinted[id(group)] = eqn.params["location"]
     pin = dict(pin or {})
     unknown = [name for name in pin if name not in program.names.values()]
     if unknown:
         raise ValueError(f"pin: no buffer named {unknown} in program {program.name!r}; "
                          f"buffers are {sorted(program.graph.nodes)}")
+    pinned: dict[int, str] = {}
     for name, location in pin.items():
         if location not in LOCATIONS:
             raise ValueError(f"pin: location of {name!r} must be one of {LOCATIONS}, "
                              f"got {location!r}")
-        wanted[program.var(name)] = (name, location)
-    pinned: dict[int, str] = {}
-    for var, (name, location) in wanted.items():
+        var = program.var(name)
         group = groups.of.get(var)
         if group is None:
             reason = "a scalar (kept in registers)" if not var.is_buffer else \
@@ -51,7 +56,7 @@ def resolve_pins(program: Program, groups: Groups, pin: Mapping[str, str] | None
         if pinned.get(id(group), location) != location:
             raise ValueError(f"pin: {name!r} shares storage with a buffer pinned elsewhere")
         pinned[id(group)] = location
-    return pinned
+    return {**hinted, **pinned}
 
 
 def _blocks(groups: list[Group]) -> list[Block]:

@@ -6,8 +6,8 @@ from typing import Any
 
 NAME = "cpu"
 HEADER = "from numba import njit, prange"
-DEVICE = "@njit(cache=True)"
-KERNEL = "@njit(parallel=True, cache=True)"
+DEVICE = "@njit(cache=True, error_model=\"numpy\")"
+KERNEL = "@njit(parallel=True, cache=True, error_model=\"numpy\")"
 
 
 def kernel_prologue(run: str) -> tuple[list[str], str]:
