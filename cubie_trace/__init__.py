@@ -41,19 +41,19 @@ from cubie_trace.core.program import Program
 from cubie_trace.core.step import OK, Status, Step, methods, step
 from cubie_trace.core.trace import trace
 from cubie_trace.core.values import Aval, buffer, scalar
+from cubie_trace.integrators import Controller  # importing it registers the methods
 from cubie_trace.layout import Layout, plan
-from cubie_trace.systems import ODESystem
-from cubie_trace import integrators  # noqa: E402,F401  (registers the methods)
-from cubie_trace.integrators.controllers import Controller
 from cubie_trace.solution import Solution
 from cubie_trace.solve import Solver, solve_ivp
+from cubie_trace.systems import ODESystem
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Controller", "Layout", "Solution", "Solver", "plan", "solve_ivp", "OK", "Aval", "ODESystem", "Program", "Status", "Step", "TracerError", "abs", "astype",
-    "buffer", "cond", "cos", "dot", "exp", "floor", "fori_loop", "full", "function", "hint",
-    "interpret", "isfinite", "ln", "log", "logical_and", "logical_not", "logical_or", "max",
-    "max_abs", "maximum", "methods", "min", "minimum", "rms_norm", "scalar", "sin", "sqrt", "stack", "step",
-    "sum", "tan", "tanh", "trace", "where", "while_loop", "zeros", "zeros_like",
+    "abs", "astype", "Aval", "buffer", "cond", "Controller", "cos", "dot", "exp", "floor",
+    "fori_loop", "full", "function", "hint", "interpret", "isfinite", "Layout", "ln", "log",
+    "logical_and", "logical_not", "logical_or", "max", "max_abs", "maximum", "methods", "min",
+    "minimum", "ODESystem", "OK", "plan", "Program", "rms_norm", "scalar", "sin", "Solution",
+    "solve_ivp", "Solver", "sqrt", "stack", "Status", "Step", "step", "sum", "tan", "tanh",
+    "trace", "TracerError", "where", "while_loop", "zeros", "zeros_like",
 ]

@@ -4,11 +4,12 @@ An ODE system used in a trace provides `name`, `n_states`, `n_parameters`,
 `n_driver_coefficients` (length of the driver-coefficient buffer shared by
 all runs, 0 without drivers), `functions` (the names it can evaluate, "rhs"
 first), `abstract(fn, avals)` (output avals) and `evaluate(fn, *arrays)`
-(numpy outputs). Each evaluation is one `system` equation whose reads (inputs) and writes (outputs) are
-explicit. Inside a step, `f(t, y)` is the right-hand side and `f.<fn>(...)`
-the system's other functions (`f.jvp(t, y, v)`, ...); the per-run
-parameters `p` (and the driver coefficients `d`, where the system has drivers)
-are appended to every call's operands.
+(numpy outputs). Each evaluation is one `system` equation whose reads
+(inputs) and writes (outputs) are explicit. Inside a step, `f(t, y)` is the
+right-hand side and `f.<fn>(...)` the system's other functions
+(`f.jvp(t, y, v)`, ...); the per-run parameters `p` (and the driver
+coefficients `d`, where the system has drivers) are appended to every call's
+operands.
 """
 
 from __future__ import annotations
