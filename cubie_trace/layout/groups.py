@@ -154,8 +154,11 @@ class Groups:
             if isinstance(c.output, Var):
                 self.merge(c.output, c.input, structural=True)
         if reuse_outputs:
+            carried = {c.output for c in program.carried}  # their home is persistent
             for k, out in enumerate(program.outputs):
-                if isinstance(out, Var) and out in self.of and self.of[out].kind == "pool":
+                # a view (bound to its base) is copied into its output array, not stored there
+                if isinstance(out, Var) and out in self.of and self.of[out].kind == "pool" \
+                        and out not in carried and out not in self.live.bound_to:
                     self.of[out].kind, self.of[out].index = "output", k
         order = {v: k for k, v in enumerate(self.live.interval)}  # not ids: deterministic
         for a, b in sorted(self.live.in_place, key=lambda p: (
