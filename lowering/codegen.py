@@ -33,6 +33,7 @@ OPS: dict[str, str] = {
     "and": "({0} and {1})", "or": "({0} or {1})", "not": "(not {0})",
     "isfinite": "math.isfinite({0})", "where": "({1} if {0} else {2})",
 }
+UNROLL = 4  # loops over at most this many elements are written out element by element
 CASTS = {"float": "FLOAT({0})", "float32": "np.float32({0})", "float64": "np.float64({0})",
          "int32": "np.int32({0})", "bool": "({0} != 0)"}
 FLOATS = ("float", "float32", "float64")
@@ -77,6 +78,19 @@ class FunctionWriter:
 
     def emit(self, line: str) -> None:
         self.lines.append("    " * self.depth + line)
+
+    def each(self, n: int, body: Any, start: int = 0) -> None:
+        """Emit `body(index)` (a list of lines) for index in range(start, n): as a loop, or
+        as straight-line code when the loop is short (Numba compiles that much faster)."""
+        if n - start <= UNROLL:
+            for k in range(start, n):
+                for line in body(str(k)):
+                    self.emit(line)
+            return
+        i = self.fresh("i")
+        self.emit(f"for {i} in range({start}, {n}):" if start else f"for {i} in range({n}):")
+        for line in body(i):
+            self.emit("    " + line)
 
     def fresh(self, stem: str) -> str:
         self.counter += 1
@@ -133,9 +147,8 @@ class FunctionWriter:
             return
         if isinstance(src, Var) and self.ref(src).same(self.ref(dst)):
             return
-        i = self.fresh("i")
-        self.emit(f"for {i} in range({dst.aval.elements}):")
-        self.emit(f"    {self.ref(dst).at(i)} = {self.element(src, i, dst.dtype)}")
+        self.each(dst.aval.elements,
+                  lambda i: [f"{self.ref(dst).at(i)} = {self.element(src, i, dst.dtype)}"])
 
     def bind(self, sub: Program, operands: list[Any]) -> None:
         """Sub-program inputs take the storage (or value) of their operands."""
@@ -165,9 +178,8 @@ class FunctionWriter:
                 self.values[out] = self.names[out]
                 self.emit(f"{self.names[out]} = {self.expression(eqn, '0')}")
                 return
-            i = self.fresh("i")
-            self.emit(f"for {i} in range({out.aval.elements}):")
-            self.emit(f"    {self.ref(out).at(i)} = {self.expression(eqn, i)}")
+            self.each(out.aval.elements,
+                      lambda i: [f"{self.ref(out).at(i)} = {self.expression(eqn, i)}"])
         elif kind == "reduction":
             self.reduction(eqn)
         elif kind == "view":
@@ -184,23 +196,19 @@ class FunctionWriter:
             self.copy(base, out)
             width = out.aval.elements // out.shape[0]
             start = f"{self.scalar(index, 'int32')} * {width}"
-            i = self.fresh("i")
-            self.emit(f"for {i} in range({width}):")
-            self.emit(f"    {self.ref(out).at(f'{start} + {i}')} = "
-                      f"{self.element(value, i, out.dtype)}")
+            self.each(width, lambda i: [f"{self.ref(out).at(f'{start} + {i}')} = "
+                                        f"{self.element(value, i, out.dtype)}"])
         elif name == "stack":
             out = eqn.outputs[0]
             width = out.shape[1]
             for r, row in enumerate(eqn.inputs):
-                i = self.fresh("i")
-                self.emit(f"for {i} in range({width}):")
-                self.emit(f"    {self.ref(out).at(f'{r * width} + {i}')} = "
-                          f"{self.element(row, i, out.dtype)}")
+                row_ref = self.ref(out).shifted(str(r * width))
+                self.each(width, lambda i, row=row, ref=row_ref: [
+                    f"{ref.at(i)} = {self.element(row, i, out.dtype)}"])
         elif name == "fill":
             out = eqn.outputs[0]
-            i = self.fresh("i")
-            self.emit(f"for {i} in range({out.aval.elements}):")
-            self.emit(f"    {self.ref(out).at(i)} = {self.scalar(eqn.inputs[0], out.dtype)}")
+            value = self.scalar(eqn.inputs[0], out.dtype)
+            self.each(out.aval.elements, lambda i: [f"{self.ref(out).at(i)} = {value}"])
         elif name == "system":
             self.system_call(eqn)
         elif name == "call":
@@ -224,29 +232,27 @@ class FunctionWriter:
         name, out = eqn.primitive.name, eqn.outputs[0]
         x = eqn.inputs[0]
         n = x.aval.elements
-        acc, i = self.names[out], self.fresh("i")
-        dtype = out.dtype
+        acc, dtype = self.names[out], out.dtype
         zero = literal(Lit(0.0 if dtype in FLOATS else 0, dtype), dtype)
+
+        def element(operand: Atom, i: str) -> str:
+            return self.element(operand, i, dtype)
+
         if name in ("max", "min"):
-            self.emit(f"{acc} = {self.element(x, '0', dtype)}")
-            self.emit(f"for {i} in range(1, {n}):")
-            self.emit(f"    {acc} = {name}({acc}, {self.element(x, i, dtype)})")
-        else:
+            self.emit(f"{acc} = {element(x, '0')}")
+            self.each(n, lambda i: [f"{acc} = {name}({acc}, {element(x, i)})"], start=1)
+        elif name == "rms_norm":
             self.emit(f"{acc} = {zero}")
-            self.emit(f"for {i} in range({n}):")
-            if name == "sum":
-                self.emit(f"    {acc} += {self.element(x, i, dtype)}")
-            elif name == "max_abs":
-                self.emit(f"    {acc} = max({acc}, abs({self.element(x, i, dtype)}))")
-            elif name == "dot":
-                self.emit(f"    {acc} += {self.element(x, i, dtype)} * "
-                          f"{self.element(eqn.inputs[1], i, dtype)}")
-            else:  # rms_norm
-                q = self.fresh("q")
-                self.emit(f"    {q} = {self.element(x, i, dtype)} / "
-                          f"{self.element(eqn.inputs[1], i, dtype)}")
-                self.emit(f"    {acc} += {q} * {q}")
-                self.emit(f"{acc} = math.sqrt({acc} / {literal(Lit(float(n), dtype), dtype)})")
+            q = self.fresh("q")
+            self.each(n, lambda i: [f"{q} = {element(x, i)} / {element(eqn.inputs[1], i)}",
+                                    f"{acc} += {q} * {q}"])
+            self.emit(f"{acc} = math.sqrt({acc} / {literal(Lit(float(n), dtype), dtype)})")
+        else:
+            terms = {"sum": lambda i: f"{acc} += {element(x, i)}",
+                     "max_abs": lambda i: f"{acc} = max({acc}, abs({element(x, i)}))",
+                     "dot": lambda i: f"{acc} += {element(x, i)} * {element(eqn.inputs[1], i)}"}
+            self.emit(f"{acc} = {zero}")
+            self.each(n, lambda i: [terms[name](i)])
         self.values[out] = acc
 
     def system_call(self, eqn: Eqn) -> None:

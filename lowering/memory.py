@@ -45,11 +45,15 @@ class Ref:
     offset: str = "0"
 
     def at(self, index: str) -> str:
+        if self.offset.isdigit() and index.isdigit():
+            return f"{self.array}[{int(self.offset) + int(index)}]"
         if self.offset == "0":
             return f"{self.array}[{index}]"
         return f"{self.array}[{self.offset} + {index}]"
 
     def shifted(self, by: str) -> Ref:
+        if self.offset.isdigit() and by.isdigit():
+            return Ref(self.array, str(int(self.offset) + int(by)))
         return Ref(self.array, by if self.offset == "0" else f"{self.offset} + {by}")
 
     def same(self, other: Ref) -> bool:
