@@ -163,19 +163,20 @@ class Solver:
         dt0 = self.dt if self.dt is not None else 0.0
         chunks = self._chunks(batch, len(ts))
         bar = _progress(len(chunks), progress)
-        pieces = []
+        pieces, kernel_s = [], 0.0
         for lo, hi in chunks:
             args = [batch.y0[lo:hi], batch.parameters[lo:hi]]
             if self.system.n_driver_coefficients:
                 args.append(d)
             pieces.append(lowered.run(*args, t0, t_end, dt0, ts))
+            kernel_s += lowered.timings.get("kernel_s") or 0.0
             bar.update(1)
         bar.close()
         finished = time.perf_counter()
-        return Solution.from_pieces(self.system, ts, batch, pieces,
-                                    {"compile_s": compiled_at - started,
-                                     "run_s": finished - compiled_at, "backend": self.backend,
-                                     "method": self.step.name})
+        return Solution.from_pieces(self.system, ts, batch, pieces, {
+            "backend": self.backend, "method": self.step.name, "precision": self.precision,
+            "prepare_s": compiled_at - started, "run_s": finished - compiled_at,
+            "kernel_s": kernel_s, "launch": dict(lowered.timings)})
 
     def _driver_coefficients(self, drivers: Mapping[str, Any] | None) -> np.ndarray | None:
         if not self.system.n_driver_coefficients:

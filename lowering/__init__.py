@@ -39,6 +39,7 @@ class Lowered:
         self.module = cache.load(self.source)
         self.kernel = self.module.kernel
         self.device_function = getattr(self.module, module.function_name(program))
+        self.timings: dict[str, Any] = {}  # of the last run: launch configuration, seconds
 
     @property
     def path(self) -> str:
@@ -90,8 +91,9 @@ class Lowered:
             log_data = np.zeros((n_runs, max(self.memory.log_size, 1)), np.float64)
             log_count = np.zeros((n_runs, max(len(self.memory.taps), 1)), np.int32)
             arrays += [log_data, log_count]
-        self.target_module.launch(self.kernel, arrays, n_read, n_runs,
-                                  self.memory.shared_bytes_per_thread(), threads_per_block)
+        self.timings = self.target_module.launch(
+            self.kernel, arrays, n_read, n_runs, self.memory.shared_bytes_per_thread(),
+            threads_per_block)
         results = []
         for k, out in enumerate(outputs):
             if out is None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -33,14 +34,26 @@ def block_size(n_runs: int, shared_bytes_per_thread: int, requested: int | None)
 
 
 def launch(kernel: Any, args: list[Any], n_read: int, n_runs: int,
-           shared_bytes_per_thread: int, threads_per_block: int | None) -> None:
+           shared_bytes_per_thread: int, threads_per_block: int | None) -> dict[str, Any]:
     """Copy arrays to the device, run one thread per run, copy back in place the arrays
-    the kernel writes (all after the first `n_read`)."""
+    the kernel writes (all after the first `n_read`). Returns the launch configuration
+    and timings: the kernel by CUDA events (None where events record no time) and the
+    whole call by the wall clock."""
     from numba import cuda
 
+    started = time.perf_counter()
     threads = block_size(n_runs, shared_bytes_per_thread, threads_per_block)
     blocks = (n_runs + threads - 1) // threads
     device = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in args]
+    begin, end = cuda.event(), cuda.event()
+    begin.record()
     kernel[blocks, threads, 0, threads * shared_bytes_per_thread](n_runs, *device)
+    end.record()
+    end.synchronize()
     for host, dev in zip(args[n_read:], device[n_read:]):
         dev.copy_to_host(host)
+    elapsed_ms = begin.elapsed_time(end)
+    return {"threads_per_block": threads, "blocks": blocks,
+            "shared_bytes_per_block": threads * shared_bytes_per_thread,
+            "kernel_s": elapsed_ms / 1e3 if elapsed_ms >= 0 else None,
+            "wall_s": time.perf_counter() - started}
