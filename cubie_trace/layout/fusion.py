@@ -4,9 +4,9 @@ A buffer computed by an elementwise equation and used exactly once, by an
 elementwise equation or a reduction of the same (sub-)program, can be
 computed inside its consumer's loop instead of being stored. Its operands
 are then read where the consumer runs, so fusion is kept only where it does
-not keep a stored operand alive longer than it otherwise lives (the
-accumulators of a Runge-Kutta step would otherwise hold every stage
-derivative to the end). A buffer named or pinned with `hint` is always stored.
+not keep a stored operand alive past the definition of another stored buffer
+(the accumulators of a Runge-Kutta step would otherwise hold every stage
+derivative to the end; scalar work in between costs nothing). A buffer named or pinned with `hint` is always stored.
 """
 
 from __future__ import annotations
@@ -56,8 +56,10 @@ def inlined_values(program: Program) -> dict[Var, Eqn]:
 def _without_extensions(program: Program, fused: dict[Var, Eqn],
                         producers: dict[Var, tuple[Program, Eqn]],
                         consumers: dict[Var, list[Eqn]]) -> dict[Var, Eqn]:
-    """Drop fusions that would move the last read of a stored operand later."""
+    """Drop fusions that would keep a stored operand alive past another buffer's birth."""
     lin = linearize(program)
+    births = sorted(lin.defined[v] for _, e in program.walk() for v in e.outputs
+                    if v.is_buffer)
     # storage that lives on regardless: inputs (the caller's or bound to an operand), outputs
     external = {v for prog in _programs(program) for v in (*prog.inputs, *prog.outputs)}
     changed = True
@@ -76,11 +78,21 @@ def _without_extensions(program: Program, fused: dict[Var, Eqn],
                 if not isinstance(a, Var) or not a.is_buffer or a in fused or a in external:
                     continue
                 others = [runs_at(e) for e in consumers.get(a, []) if e is not eqn]
-                if max(others, default=lin.start[eqn]) < moved_to:
+                last = max(others, default=lin.start[eqn])
+                stored_births = [p for p in births if last < p < moved_to]
+                if stored_births and _any_stored_at(stored_births, lin, fused, program):
                     del fused[var]
                     changed = True
                     break
     return fused
+
+
+def _any_stored_at(positions: list[int], lin: object, fused: dict[Var, Eqn],
+                   program: Program) -> bool:
+    """Whether a buffer that is not fused away is defined at one of `positions`."""
+    wanted = set(positions)
+    return any(lin.defined[v] in wanted and v not in fused  # type: ignore[attr-defined]
+               for _, e in program.walk() for v in e.outputs if v.is_buffer)
 
 
 def _programs(program: Program) -> list[Program]:
