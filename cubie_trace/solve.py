@@ -16,6 +16,7 @@ from cubie_trace.integrators.loop import LoopSpec, build_loop
 from cubie_trace.integrators.summaries import Summaries
 from cubie_trace.layout import Layout, plan
 from cubie_trace.solution import Solution
+from lowering.targets import default_target
 
 BACKENDS = ("auto", "cpu", "cuda")
 PRECISIONS = ("float32", "float64")
@@ -30,20 +31,6 @@ def _positive(name: str, value: Any) -> float:
     if not (np.isfinite(number) and number > 0):
         raise ValueError(f"{name} must be positive and finite, got {value!r}")
     return number
-
-
-def default_backend() -> str:
-    """The GPU when one is present (not the simulator), else the CPU."""
-    from lowering.memory import simulator_enabled
-
-    if simulator_enabled():
-        return "cpu"
-    try:
-        from numba import cuda
-
-        return "cuda" if cuda.is_available() else "cpu"
-    except Exception:
-        return "cpu"
 
 
 class Solver:
@@ -80,7 +67,7 @@ class Solver:
             Summaries(self.summaries, 1, 1)
         self.max_steps = int(max_steps)
         self.precision = precision
-        self.backend = default_backend() if backend == "auto" else backend
+        self.backend = default_target() if backend == "auto" else backend
         self.policy, self.shared_budget_bytes, self.pin = policy, shared_budget_bytes, pin
         self._compiled: dict[tuple[int, int], tuple[Program, Layout, Any]] = {}
         self._last: tuple[int, int] = (1, 1)

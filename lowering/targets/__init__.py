@@ -12,3 +12,18 @@ def get_target(name: str):  # noqa: ANN201
     if name not in TARGETS:
         raise ValueError(f"target must be one of {sorted(TARGETS)}, got {name!r}")
     return TARGETS[name]
+
+
+def default_target() -> str:
+    """"cuda" when a real GPU is present, else "cpu" (the simulator is chosen explicitly,
+    with target="cuda" under NUMBA_ENABLE_CUDASIM=1, never by default)."""
+    from lowering.memory import simulator_enabled
+
+    if simulator_enabled():
+        return "cpu"
+    try:
+        from numba import cuda
+
+        return "cuda" if cuda.is_available() else "cpu"
+    except Exception:
+        return "cpu"
