@@ -59,6 +59,15 @@ def save_times(t_span: Any, save_every: float | None,
     return np.array([t_end])
 
 
+def _floats(label: str, value: Any) -> np.ndarray:
+    """`value` as a float array, or a TypeError naming `label`."""
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{label} must be numbers in a regular array, got {value!r}") \
+            from None
+
+
 def _values(role: str, names: Sequence[str], defaults: np.ndarray,
             given: Any) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     """Per-name values from a dict, or a whole (n_runs, n_names) / (n_names,) array."""
@@ -70,7 +79,7 @@ def _values(role: str, names: Sequence[str], defaults: np.ndarray,
             raise ValueError(f"{role}: unknown names {unknown}; known: {list(names)}")
         out = {}
         for key, value in given.items():
-            arr = np.asarray(value, dtype=float)
+            arr = _floats(f"{role}[{key!r}]", value)
             if arr.ndim > 1:
                 raise ValueError(f"{role}[{key!r}] must be a scalar or a 1-d array, "
                                  f"got shape {arr.shape}")
@@ -80,7 +89,7 @@ def _values(role: str, names: Sequence[str], defaults: np.ndarray,
                 raise ValueError(f"{role}[{key!r}] has non-finite values")
             out[key] = arr
         return out, None
-    arr = np.asarray(given, dtype=float)
+    arr = _floats(role, given)
     if arr.ndim == 1:
         arr = arr[None, :]
     if arr.ndim != 2 or arr.shape[1] != len(names):

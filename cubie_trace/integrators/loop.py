@@ -144,7 +144,11 @@ def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
             steps = c["accepted"] + c["rejected"]
             c["status"] = ops.where((status == int(Status.OK)) & (steps >= spec.max_steps),
                                     int(Status.MAX_STEPS), status)
-            return save(c)
+            c = save(c)
+            # A step that reached the last save time completes the run (only an accepted
+            # step can): a limit hit on that very step (max_steps, dt_min) is no failure.
+            c["status"] = ops.where(c["isave"] >= n_saves, int(Status.OK), c["status"])
+            return c
 
         c = ops.while_loop(running, advance, carry)
         out = {"y": c["ys"], "status": c["status"], "accepted": c["accepted"],

@@ -6,7 +6,8 @@ computed inside its consumer's loop instead of being stored. Its operands
 are then read where the consumer runs, so fusion is kept only where it does
 not keep a stored operand alive past the definition of another stored buffer
 (the accumulators of a Runge-Kutta step would otherwise hold every stage
-derivative to the end; scalar work in between costs nothing). A buffer named or pinned with `hint` is always stored.
+derivative to the end; scalar work in between costs nothing). A buffer named
+or pinned with `hint` is always stored.
 """
 
 from __future__ import annotations
