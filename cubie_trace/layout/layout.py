@@ -119,6 +119,9 @@ class Layout:
                     and not p.dynamic_view:
                 raise LayoutError(f"{p.name} ({p.offset}+{p.size}) is outside the "
                                   f"{p.location} {p.dtype} pool of {self.pools.get(p.region)}")
+            if p.location == "output" and not p.dynamic_view and \
+                    p.offset + p.size > self.program.outputs[p.index].aval.elements:
+                raise LayoutError(f"{p.name} ({p.offset}+{p.size}) is outside output {p.index}")
             if p.offset < 0:
                 raise LayoutError(f"{p.name} has a negative offset")
         for i, (a, pa) in enumerate(items):
