@@ -65,7 +65,12 @@ class Lowered:
         for k, (var, value, param) in enumerate(zip(program.inputs, leaves, sig.inputs)):
             dtype = numpy_dtype(var.dtype, self.precision)
             shape = ((n_runs,) if sig.batched[k] else ()) + var.shape
-            arr = np.array(np.broadcast_to(np.asarray(value, dtype=dtype), shape))
+            arr = np.array(value, dtype=dtype)
+            if arr.shape != shape:
+                name = program.input_names[k] if k < len(program.input_names) else f"input {k}"
+                raise ValueError(f"run: {name} must have shape {shape} "
+                                 f"({'batched over' if sig.batched[k] else 'shared by'} "
+                                 f"{n_runs} runs), got {arr.shape}")
             if not shape:
                 arr = arr[()]  # a scalar shared by all runs is passed by value
             if not param:

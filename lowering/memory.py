@@ -79,7 +79,10 @@ class Memory:
     def __init__(self, layout: Layout, precision: str, log_capacity: int = 0) -> None:
         self.layout = layout
         self.precision = precision
-        self.pools = {region: max(size, 1) for region, size in sorted(layout.pools.items())
+        # larger items first, so each shared pool starts aligned for its type
+        order = sorted(layout.pools.items(),
+                       key=lambda kv: (kv[0][0], -itemsize(kv[0][1], precision), kv[0][1]))
+        self.pools = {region: max(size, 1) for region, size in order
                       if size > 0 or region[0] != "persistent"}
         self.log_capacity = log_capacity
         self.taps: dict[str, tuple[int, int, str]] = {}  # name -> (index, size, dtype)
