@@ -182,7 +182,9 @@ _LEAVES: dict[str, tuple[str | None, Callable[[Env, int, int, int], Any]]] = {
     "slice": ("s", _slice),
     # annotations
     "hint": (None, _hint),
-    "tap": (None, lambda e, a, b, c: e.tap(f"tap{b % 3}", e.get("vsi"[c % 3], a))),
+    # one tap name per kind of value: a tap records values of one shape and dtype
+    "tap": (None, lambda e, a, b, c: e.tap(f"tap{b % 3}{'vsi'[c % 3]}",
+                                           e.get("vsi"[c % 3], a))),
 }
 
 
