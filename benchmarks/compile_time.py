@@ -19,10 +19,8 @@ Goals: trace + plan + codegen < 100 ms; warm start of the cached CPU kernel < 1 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import shlex
 import statistics
 import subprocess
@@ -32,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from machine import machine_info
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.lowering.programs holds the hand-written step
 
@@ -40,21 +40,6 @@ GOAL_FRONT_S = 0.1
 GOAL_WARM_S = 1.0
 N_RUNS = 64
 
-
-def machine_info() -> dict[str, Any]:
-    import numba
-    import numpy as np
-
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True, timeout=10).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        commit = None
-    return {"platform": platform.platform(), "cpu_count": os.cpu_count(),
-            "numba_threads": numba.config.NUMBA_NUM_THREADS,
-            "python": sys.version.split()[0], "numpy": np.__version__,
-            "numba": numba.__version__, "git_commit": commit,
-            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
 
 
 def timed(fn: Any) -> tuple[float, Any]:

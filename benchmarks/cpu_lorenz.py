@@ -25,11 +25,8 @@ shared with this process) next to processes that start from an empty one.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
-import shlex
 import shutil
 import statistics
 import subprocess
@@ -40,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from machine import command_line, machine_info
 
 HERE = Path(__file__).resolve().parent
 SIGMA, BETA = 10.0, 8.0 / 3.0
@@ -54,53 +52,7 @@ CACHE_ENV = "CUBIE_TRACE_CACHE_DIR"
 # ---------------------------------------------------------------- machine and command
 
 
-def machine_info() -> dict[str, Any]:
-    import numba
-    import scipy
 
-    import cubie_trace as ct
-
-    cpu_model = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True,
-                                text=True, timeout=10).stdout.strip() or None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=HERE, capture_output=True, text=True,
-                               timeout=10).stdout.split("\n")
-        modified = sorted(line[3:] for line in dirty if line.strip())
-    except (OSError, subprocess.SubprocessError):
-        commit, modified = None, []
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return {
-        "platform": platform.platform(), "machine": platform.machine(), "cpu": cpu_model,
-        "cpu_count": os.cpu_count(), "cpu_affinity": affinity,
-        "numba_threads": numba.config.NUMBA_NUM_THREADS,
-        "numba_threading_layer": _threading_layer(),
-        "python": sys.version.split()[0], "numpy": np.__version__, "numba": numba.__version__,
-        "scipy": scipy.__version__, "cubie_trace": ct.__version__, "git_commit": commit,
-        "git_modified_files": modified,
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    }
-
-
-def _threading_layer() -> str | None:
-    import numba
-
-    try:
-        return numba.threading_layer()
-    except ValueError:  # no parallel function has run yet
-        return None
-
-
-def command_line() -> str:
-    return shlex.join(["python", *sys.argv])
 
 
 def median(values: list[float]) -> float:

@@ -26,12 +26,9 @@ Only tracing and planning here: nothing is compiled by Numba.
 from __future__ import annotations
 
 import argparse
-import datetime
 import importlib.util
 import json
 import os
-import platform
-import shlex
 import statistics
 import subprocess
 import sys
@@ -41,7 +38,7 @@ import venv
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from machine import command_line, machine_info
 
 import cubie_trace as ct
 from cubie_trace.core.step import get_method
@@ -68,43 +65,6 @@ REFERENCE_CHAIN16_STEP = {"rk4": 64, "dopri54": 112, "tsit5": 112, "euler": 0}
 # ---------------------------------------------------------------- machine and command
 
 
-def machine_info() -> dict[str, Any]:
-    import numba
-
-    cpu_model = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True,
-                                text=True, timeout=10).stdout.strip() or None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=HERE, capture_output=True, text=True,
-                               timeout=10).stdout.split("\n")
-        modified = sorted(line[3:] for line in dirty if line.strip())
-    except (OSError, subprocess.SubprocessError):
-        commit, modified = None, []
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return {
-        "platform": platform.platform(), "machine": platform.machine(), "cpu": cpu_model,
-        "cpu_count": os.cpu_count(), "cpu_affinity": affinity,
-        "numba_threads": numba.config.NUMBA_NUM_THREADS,
-        "python": sys.version.split()[0], "numpy": np.__version__, "numba": numba.__version__,
-        "cubie_trace": ct.__version__, "git_commit": commit,
-        "git_modified_files": modified,
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-    }
-
-
-def command_line() -> str:
-    return shlex.join(["python", *sys.argv])
-
-
-# ---------------------------------------------------------------- ours
 
 
 def _sizes(layout: ct.Layout) -> dict[str, Any]:

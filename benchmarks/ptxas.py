@@ -16,17 +16,16 @@ the 16-state linear chain; `--kinds step` adds each method's step alone.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import shlex
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from machine import machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.lowering.programs holds the test programs
@@ -106,25 +105,6 @@ def measure(kernel: Kernel, precision: str, policy: str) -> dict[str, Any]:
                 "ptxas_log": [line for line in str(report["log"]).splitlines() if line]})
     return row
 
-
-def machine_info() -> dict[str, Any]:
-    import numba
-
-    try:
-        from numba import cuda
-
-        numba_cuda = getattr(cuda, "__version__", None)
-    except Exception:
-        numba_cuda = None
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True, timeout=10).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        commit = None
-    return {"platform": platform.platform(), "python": sys.version.split()[0],
-            "numba": numba.__version__, "numba_cuda": numba_cuda, "arch": "sm_90",
-            "git_commit": commit,
-            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
 
 
 def print_row(row: dict[str, Any]) -> None:
