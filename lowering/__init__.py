@@ -102,7 +102,7 @@ class Lowered:
         results = []
         for k, out in enumerate(outputs):
             if out is None:
-                carried = module._carried_outputs(program)[k]
+                carried = sig.carried[k]
                 place = self.layout.placements[carried]
                 block = persist[place.dtype][:, place.offset:place.offset + place.size]
                 out = block.reshape((n_runs, *carried.shape)).copy()
@@ -127,24 +127,15 @@ class Lowered:
         capacity = self.memory.log_capacity
         for r in range(n_runs):
             log: dict[str, list[np.ndarray]] = {}
-            for j, (name, base, size, dtype) in enumerate(self.memory.tap_layout()):
-                n = min(int(count[r, j]), capacity)
+            for name, tap in self.memory.taps.items():
+                n = min(int(count[r, tap.index]), capacity)
                 if n == 0:  # a tap never reached is absent, as in the interpreter's log
                     continue
-                values = data[r, base:base + n * size].reshape(n, size)
-                np_type = numpy_dtype(dtype, self.precision)
-                shape = self._tap_shapes[name]
-                log[name] = [v.astype(np_type).reshape(shape) for v in values]
+                values = data[r, tap.base:tap.base + n * tap.size].reshape(n, tap.size)
+                np_type = numpy_dtype(tap.dtype, self.precision)
+                log[name] = [v.astype(np_type).reshape(tap.shape) for v in values]
             logs.append(log)
         return logs
-
-    @property
-    def _tap_shapes(self) -> dict[str, tuple[int, ...]]:
-        shapes = {}
-        for _, eqn in self.program.walk():
-            if eqn.primitive.name == "log":
-                shapes[eqn.params["name"]] = eqn.inputs[0].shape
-        return shapes
 
 
 def lower(program: Program, layout: Layout, target: str = "cuda", precision: str = "float64",

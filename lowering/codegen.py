@@ -57,8 +57,9 @@ class FunctionWriter:
     """Writes one device function for a program and its layout."""
 
     def __init__(self, program: Program, layout: Layout, memory: Memory, systems: dict,
-                 instrument: bool) -> None:
+                 target: str, instrument: bool) -> None:
         self.program = program
+        self.target = target
         self.layout = layout
         self.memory = memory
         self.systems = systems  # (id(system), fn) -> emitted function name
@@ -156,8 +157,7 @@ class FunctionWriter:
             if operand is None:
                 continue
             if var.is_buffer:
-                self.refs[var] = self.ref(operand) if isinstance(operand, Var) else \
-                    self.ref(operand)
+                self.refs[var] = self.ref(operand)
             else:
                 self.values[var] = self.names[var]
                 self.emit(f"{self.names[var]} = {self.scalar(operand, var.dtype)}")

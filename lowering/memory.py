@@ -17,7 +17,7 @@ shared array from a numpy dtype instance, where compiled code takes a type.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -69,6 +69,23 @@ class Ref:
         return text if len(shape) == 1 else f"{text}.reshape(({shape[0]}, {shape[1]}))"
 
 
+@attrs.frozen
+class Tap:
+    """A log tap: its counter index, where its records start in the log, and their type."""
+
+    index: int
+    base: int
+    shape: tuple[int, ...]
+    dtype: str
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+
 def pool_array(location: str, dtype: str) -> str:
     return f"{POOL_PREFIX[location]}_{dtype}"
 
@@ -85,7 +102,7 @@ class Memory:
         self.pools = {region: max(size, 1) for region, size in order
                       if size > 0 or region[0] != "persistent"}
         self.log_capacity = log_capacity
-        self.taps: dict[str, tuple[int, int, str]] = {}  # name -> (index, size, dtype)
+        self.taps: dict[str, Tap] = {}
         self.log_size = 0
         self.temporaries: list[tuple[str, int, str]] = []
 
@@ -151,36 +168,22 @@ class Memory:
 
     def log_write(self, writer: FunctionWriter, name: str, atom: Atom) -> None:
         """Append the value of `atom` to tap `name` in this run's log, while there is room."""
-        size = atom.aval.elements if atom.shape else 1
         if name not in self.taps:
-            self.taps[name] = (len(self.taps), size, atom.dtype)
-            self.log_size += size * self.log_capacity
-        elif self.taps[name][1:] != (size, atom.dtype):
+            self.taps[name] = Tap(len(self.taps), self.log_size, atom.shape, atom.dtype)
+            self.log_size += self.taps[name].size * self.log_capacity
+        tap = self.taps[name]
+        if (tap.shape, tap.dtype) != (atom.shape, atom.dtype):
             raise ValueError(f"log tap {name!r} records values of different shapes or dtypes "
-                             f"({self.taps[name][1]} {self.taps[name][2]} and {size} "
-                             f"{atom.dtype}); give each kind of value its own tap name")
-        index, _, _ = self.taps[name]
-        base = sum(s * self.log_capacity for k, (j, s, _) in self.taps.items() if j < index)
+                             f"({tap.shape} {tap.dtype} and {atom.shape} {atom.dtype}); "
+                             "give each kind of value its own tap name")
         count = writer.fresh("n")
-        writer.emit(f"{count} = log_count[{index}]")
+        writer.emit(f"{count} = log_count[{tap.index}]")
         writer.emit(f"if {count} < {self.log_capacity}:")
         if atom.shape:
             i = writer.fresh("i")
-            writer.emit(f"    for {i} in range({size}):")
-            writer.emit(f"        log_data[{base} + {count} * {size} + {i}] = "
+            writer.emit(f"    for {i} in range({tap.size}):")
+            writer.emit(f"        log_data[{tap.base} + {count} * {tap.size} + {i}] = "
                         f"{writer.element(atom, i, 'float')}")
         else:
-            writer.emit(f"    log_data[{base} + {count}] = {writer.scalar(atom, 'float')}")
-        writer.emit(f"log_count[{index}] = {count} + 1")
-
-    def tap_layout(self) -> list[tuple[str, int, int, str]]:
-        """(name, base offset, size, dtype) per tap, in tap order."""
-        out, base = [], 0
-        for name, (_, size, dtype) in sorted(self.taps.items(), key=lambda kv: kv[1][0]):
-            out.append((name, base, size, dtype))
-            base += size * self.log_capacity
-        return out
-
-    def describe(self) -> dict[str, Any]:
-        return {"pools": {f"{loc}/{dt}": n for (loc, dt), n in self.pools.items()},
-                "shared_bytes_per_thread": self.shared_bytes_per_thread()}
+            writer.emit(f"    log_data[{tap.base} + {count}] = {writer.scalar(atom, 'float')}")
+        writer.emit(f"log_count[{tap.index}] = {count} + 1")

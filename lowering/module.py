@@ -19,6 +19,7 @@ class Signature:
     inputs: tuple[str, ...]  # parameter per program input ("" for carried state)
     outputs: tuple[str, ...]  # "out<k>" for buffer outputs, "sout<k>" scalars, "" carried
     batched: tuple[bool, ...]
+    carried: dict[int, Var]  # output index -> the carried input it updates
 
 
 def signature(program: Program, batched: tuple[bool, ...]) -> Signature:
@@ -28,7 +29,7 @@ def signature(program: Program, batched: tuple[bool, ...]) -> Signature:
                 for k, v in enumerate(program.inputs))
     outs = tuple("" if k in carried_out else (f"out{k}" if a.shape else f"sout{k}")
                  for k, a in enumerate(program.outputs))
-    return Signature(ins, outs, batched)
+    return Signature(ins, outs, batched, carried_out)
 
 
 def _carried_outputs(program: Program) -> dict[int, Var]:
@@ -46,18 +47,16 @@ def _carried_outputs(program: Program) -> dict[int, Var]:
 def device_function(program: Program, layout: Layout, memory: Memory, sig: Signature,
                     systems: dict, target: str, instrument: bool) -> list[str]:
     """Source lines of the program's device function."""
-    writer = FunctionWriter(program, layout, memory, systems, instrument)
-    writer.target = target  # type: ignore[attr-defined]
+    writer = FunctionWriter(program, layout, memory, systems, target, instrument)
     for var, param in zip(program.inputs, sig.inputs):
         if param.startswith("s"):
             writer.values[var] = param
     writer.body(program)
-    carried = _carried_outputs(program)
     returns = []
     for k, atom in enumerate(program.outputs):
         param = sig.outputs[k]
-        if k in carried:
-            writer.copy(atom, carried[k])
+        if k in sig.carried:
+            writer.copy(atom, sig.carried[k])
         elif param.startswith("out"):
             _write_output(writer, atom, Ref(param))
         else:

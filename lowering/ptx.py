@@ -1,7 +1,7 @@
 """Compile lowered CUDA kernels to PTX and run ptxas on it, without a GPU.
 
-`numba.cuda.compile_ptx` type-checks and compiles the real CUDA code path (the
-simulator checks nothing), and nvJitLink's ptxas reports registers, stack
+`numba.cuda.compile_ptx` type-checks and compiles the real CUDA code path, and
+nvJitLink's ptxas reports registers, stack
 frame and spills per thread. Device functions ask the driver for the current
 device's compute capability while compiling; with no driver present, a
 stand-in device reporting the requested capability answers that question.
