@@ -94,10 +94,7 @@ class _Evaluator:
             return []
         if name == "hint":
             return []
-        if name == "cast":
-            return [np.asarray(ins[0]).astype(numpy_dtype(params["dtype"], self.precision))]
-        if name == "fill":
-            return [np.full(params["shape"], ins[0],
-                            dtype=numpy_dtype(params["dtype"], self.precision))]
+        if eqn.primitive.uses_precision:
+            params = {**params, "precision": self.precision}
         with np.errstate(all="ignore"):
             return eqn.primitive.impl(*ins, **params)

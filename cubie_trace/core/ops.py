@@ -18,7 +18,7 @@ from cubie_trace.core import tracer as tr
 from cubie_trace.core.primitives import PRIMITIVES, TracerError
 from cubie_trace.core.program import Program
 from cubie_trace.core.tree import flatten, unflatten
-from cubie_trace.core.values import Aval, Var, check_dtype, numpy_dtype
+from cubie_trace.core.values import Aval, Var, check_dtype
 
 LOCATIONS = ("shared", "local")
 
@@ -29,10 +29,6 @@ def apply(name: str, *args: Any, **params: Any) -> Any:
     if tr.is_tracing(*args) or (name == "fill" and tr._STACK):
         outs = tr.current().add(name, args, params)
         return outs[0] if len(outs) == 1 else tuple(outs)
-    if name == "cast":
-        return np.asarray(args[0]).astype(numpy_dtype(params["dtype"]))[()]
-    if name == "fill":
-        return np.full(params["shape"], args[0], dtype=numpy_dtype(params["dtype"]))
     out = PRIMITIVES[name].impl(*args, **params)
     return out[0] if len(out) == 1 else tuple(out)
 

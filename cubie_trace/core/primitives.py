@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from cubie_trace.core.values import FLOAT_DTYPES, Aval
+from cubie_trace.core.values import FLOAT_DTYPES, Aval, numpy_dtype
 
 
 class TracerError(Exception):
@@ -39,6 +39,7 @@ class Primitive:
     kind: str
     abstract: Callable[..., list[Aval]]
     impl: Callable[..., list[Any]] | None = None
+    uses_precision: bool = False  # its numpy rule takes the working `precision`
 
     def __str__(self) -> str:
         return self.name
@@ -47,8 +48,9 @@ class Primitive:
 PRIMITIVES: dict[str, Primitive] = {}
 
 
-def _register(name: str, kind: str, abstract: Callable, impl: Callable | None = None) -> Primitive:
-    prim = Primitive(name, kind, abstract, impl)
+def _register(name: str, kind: str, abstract: Callable, impl: Callable | None = None,
+              uses_precision: bool = False) -> Primitive:
+    prim = Primitive(name, kind, abstract, impl, uses_precision)
     PRIMITIVES[name] = prim
     return prim
 
@@ -137,12 +139,14 @@ ELEMENTWISE: dict[str, tuple[Callable, str]] = {
     "not": (_logical(np.logical_not), "bool"),
     "isfinite": (np.isfinite, "bool"),
     "where": (lambda c, a, b: np.where(np.asarray(c).astype(bool), a, b), "where"),
-    "cast": (None, "cast"),  # numpy rule depends on the working precision
 }
 
 for _name, (_fn, _rule) in ELEMENTWISE.items():
     _register(_name, "elementwise", _elementwise_abstract(_name, _rule),
-              None if _fn is None else (lambda f: lambda *xs, **p: [f(*xs)])(_fn))
+              (lambda f: lambda *xs, **p: [f(*xs)])(_fn))
+_register("cast", "elementwise", _elementwise_abstract("cast", "cast"),
+          lambda x, dtype, precision="float64":
+          [np.asarray(x).astype(numpy_dtype(dtype, precision))[()]], uses_precision=True)
 
 
 # ---------------------------------------------------------------- reductions
@@ -233,7 +237,9 @@ _register("slice", "view", _slice_abstract,
           lambda base, start, stop: [np.array(base[start:stop], copy=True)])
 _register("set_index", "update", _set_index_abstract, _set_index_impl)
 _register("stack", "build", _stack_abstract, lambda *rows: [np.stack(rows)])
-_register("fill", "fill", _fill_abstract, None)  # needs the working precision
+_register("fill", "fill", _fill_abstract,
+          lambda value, shape, dtype, precision="float64":
+          [np.full(shape, value, dtype=numpy_dtype(dtype, precision))], uses_precision=True)
 
 
 # ---------------------------------------------------------------- system calls
