@@ -12,6 +12,7 @@ or pinned with `hint` is always stored.
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 
 from cubie_trace.core.linear import linearize
@@ -59,19 +60,24 @@ def _without_extensions(program: Program, fused: dict[Var, Eqn],
                         consumers: dict[Var, list[Eqn]]) -> dict[Var, Eqn]:
     """Drop fusions that would keep a stored operand alive past another buffer's birth."""
     lin = linearize(program)
-    births = sorted(lin.defined[v] for _, e in program.walk() for v in e.outputs
-                    if v.is_buffer)
+    births = sorted((lin.defined[v], k) for k, v in enumerate(producers) if v.is_buffer)
+    positions = [pos for pos, _ in births]
+    born = list(producers)
     # storage that lives on regardless: inputs (the caller's or bound to an operand), outputs
     external = {v for prog in _programs(program) for v in (*prog.inputs, *prog.outputs)}
+
+    def runs_at(eqn: Eqn) -> int:
+        while eqn.outputs and eqn.outputs[0] in fused:
+            eqn = fused[eqn.outputs[0]]
+        return lin.start[eqn]
+
+    def stored_birth_between(lo: int, hi: int) -> bool:
+        first, end = bisect.bisect_right(positions, lo), bisect.bisect_left(positions, hi)
+        return any(born[k] not in fused for _, k in births[first:end])
+
     changed = True
     while changed:
         changed = False
-
-        def runs_at(eqn: Eqn) -> int:
-            while eqn.outputs and eqn.outputs[0] in fused:
-                eqn = fused[eqn.outputs[0]]
-            return lin.start[eqn]
-
         for var in list(fused):
             eqn = producers[var][1]
             moved_to = runs_at(eqn)
@@ -79,21 +85,11 @@ def _without_extensions(program: Program, fused: dict[Var, Eqn],
                 if not isinstance(a, Var) or not a.is_buffer or a in fused or a in external:
                     continue
                 others = [runs_at(e) for e in consumers.get(a, []) if e is not eqn]
-                last = max(others, default=lin.start[eqn])
-                stored_births = [p for p in births if last < p < moved_to]
-                if stored_births and _any_stored_at(stored_births, lin, fused, program):
+                if stored_birth_between(max(others, default=lin.start[eqn]), moved_to):
                     del fused[var]
                     changed = True
                     break
     return fused
-
-
-def _any_stored_at(positions: list[int], lin: object, fused: dict[Var, Eqn],
-                   program: Program) -> bool:
-    """Whether a buffer that is not fused away is defined at one of `positions`."""
-    wanted = set(positions)
-    return any(lin.defined[v] in wanted and v not in fused  # type: ignore[attr-defined]
-               for _, e in program.walk() for v in e.outputs if v.is_buffer)
 
 
 def _programs(program: Program) -> list[Program]:
