@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cubie_trace.core.step import OK, Step
-from cubie_trace.integrators.tableaus import ButcherTableau
+from cubie_trace.integrators.butcher import ButcherTableau
 
 FORMULATIONS = ("stages", "accumulate")
 

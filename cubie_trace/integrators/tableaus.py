@@ -1,170 +1,31 @@
-"""Butcher tableaus of Runge-Kutta methods and the explicit catalogue.
-
-Conventions, shared by every step that reads a tableau:
-
-- ``a`` is the s x s stage matrix, ``b`` the weights of the propagated solution
-  and ``c`` the nodes: ``k_i = f(t + c_i dt, y + dt sum_j a_ij k_j)`` and
-  ``y_new = y + dt sum_i b_i k_i``.
-- ``b_error`` holds the weights of the *embedded* solution (b-hat), so the
-  local error estimate is ``dt * sum_i (b_i - b_error_i) k_i``; ``error_order``
-  is the order of the embedded solution.
-- ``fsal``: the last stage is ``f(t + dt, y_new)`` (last row of ``a`` equals
-  ``b`` and ``c[-1] == 1``), so it can be reused as the next step's first stage.
-- ``dense[i]`` lists the coefficients of theta^1 .. theta^k of the polynomial
-  ``b_i(theta)``, so ``y(t + theta dt) ~ y + dt sum_i b_i(theta) k_i`` with
-  ``b_i(1) == b_i``; ``dense_order`` is the order of that continuous extension.
+"""The explicit Runge-Kutta catalogue (see `butcher.py` for the conventions).
 
 Coefficients are taken from the literature (exact rationals where published as
-such, converted to float at construction) and are checked against the rooted
-tree order conditions by ``tests/integrators/test_tableaus.py``.
+such) and are checked against the rooted-tree order conditions by
+``tests/integrators/test_tableaus.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from fractions import Fraction as F
 
-import attrs
-
-Floats = tuple[float, ...]
-Matrix = tuple[tuple[float, ...], ...]
-
-_FSAL_TOL = 1e-14
-
-
-def _floats(values: Iterable[float | int | F]) -> Floats:
-    """A tuple of floats from numbers (Fractions included)."""
-    return tuple(float(v) for v in values)
-
-
-def _matrix(rows: Iterable[Iterable[float | int | F]]) -> Matrix:
-    """A tuple of float tuples from nested numbers."""
-    return tuple(_floats(row) for row in rows)
-
-
-def _opt_floats(values: Iterable[float | int | F] | None) -> Floats | None:
-    return None if values is None else _floats(values)
-
-
-def _opt_matrix(rows: Iterable[Iterable[float | int | F]] | None) -> Matrix | None:
-    return None if rows is None else _matrix(rows)
-
-
-@attrs.frozen
-class ButcherTableau:
-    """A Runge-Kutta tableau; see the module docstring for the conventions.
-
-    ``b_error2``/``error_order2`` hold a second embedded solution where a method
-    combines two estimates (DOP853: the 3rd-order ``bhh`` weights).
-    """
-
-    name: str
-    a: Matrix = attrs.field(converter=_matrix)
-    b: Floats = attrs.field(converter=_floats)
-    c: Floats = attrs.field(converter=_floats)
-    order: int
-    b_error: Floats | None = attrs.field(default=None, converter=_opt_floats)
-    error_order: int | None = None
-    fsal: bool = False
-    dense: Matrix | None = attrs.field(default=None, converter=_opt_matrix)
-    dense_order: int | None = None
-    b_error2: Floats | None = attrs.field(default=None, converter=_opt_floats)
-    error_order2: int | None = None
-
-    def __attrs_post_init__(self) -> None:
-        _validate(self)
-
-    @property
-    def stages(self) -> int:
-        """Number of stages s."""
-        return len(self.b)
-
-    @property
-    def is_explicit(self) -> bool:
-        """True when ``a`` is strictly lower triangular."""
-        return all(self.a[i][j] == 0.0 for i in range(self.stages)
-                   for j in range(i, self.stages))
-
-    @property
-    def adaptive(self) -> bool:
-        """True when an embedded solution gives an error estimate."""
-        return self.b_error is not None
-
-    @property
-    def error_weights(self) -> Floats | None:
-        """``b - b_error``: the error estimate is ``dt * sum_i e_i k_i``."""
-        if self.b_error is None:
-            return None
-        return tuple(b - bh for b, bh in zip(self.b, self.b_error))
-
-    def dense_weights(self, theta: float) -> Floats:
-        """``b_i(theta)`` of the continuous extension."""
-        if self.dense is None:
-            raise ValueError(f"tableau {self.name!r} has no dense output")
-        return tuple(sum(p * theta ** (k + 1) for k, p in enumerate(row))
-                     for row in self.dense)
-
-
-def _validate(tab: ButcherTableau) -> None:
-    """Shape and consistency checks; raises ValueError naming the problem."""
-    s = len(tab.b)
-    where = f"tableau {tab.name!r}"
-    if s == 0:
-        raise ValueError(f"{where}: b must not be empty")
-    if len(tab.a) != s or any(len(row) != s for row in tab.a):
-        raise ValueError(f"{where}: a must be {s} x {s} to match b")
-    if len(tab.c) != s:
-        raise ValueError(f"{where}: c must have {s} entries, got {len(tab.c)}")
-    if tab.order < 1:
-        raise ValueError(f"{where}: order must be >= 1, got {tab.order}")
-    for weights, order, label in ((tab.b_error, tab.error_order, "b_error"),
-                                  (tab.b_error2, tab.error_order2, "b_error2")):
-        if (weights is None) != (order is None):
-            raise ValueError(f"{where}: {label} and its order must be given together")
-        if weights is not None and len(weights) != s:
-            raise ValueError(f"{where}: {label} must have {s} entries, got {len(weights)}")
-    if (tab.dense is None) != (tab.dense_order is None):
-        raise ValueError(f"{where}: dense and dense_order must be given together")
-    if tab.dense is not None:
-        if len(tab.dense) != s or len({len(row) for row in tab.dense}) != 1:
-            raise ValueError(f"{where}: dense must have {s} rows of equal length")
-    if tab.fsal:
-        if not tab.is_explicit:
-            raise ValueError(f"{where}: fsal requires an explicit tableau")
-        if abs(tab.c[-1] - 1.0) > _FSAL_TOL or any(
-                abs(x - y) > _FSAL_TOL for x, y in zip(tab.a[-1], tab.b)):
-            raise ValueError(f"{where}: fsal requires c[-1] == 1 and a[-1] == b")
-
-
-def _lower(rows: list[list[float | int | F]]) -> list[list[float | int | F]]:
-    """Pad ragged strictly-lower rows (row i has i entries) to an s x s matrix."""
-    s = len(rows)
-    return [list(row) + [0] * (s - len(row)) for row in rows]
-
-
-def _erk(name: str, rows: list[list[float | int | F]], **kwargs: object) -> ButcherTableau:
-    """An explicit tableau from its ragged lower rows; checks explicitness."""
-    tab = ButcherTableau(name, _lower(rows), **kwargs)  # type: ignore[arg-type]
-    if not tab.is_explicit:
-        raise ValueError(f"tableau {name!r} must be strictly lower triangular")
-    return tab
-
+from cubie_trace.integrators.butcher import ButcherTableau, erk
 
 # --- low order ---------------------------------------------------------------
 
-EULER = _erk("euler", [[]], b=[1], c=[0], order=1)
+EULER = erk("euler", [[]], b=[1], c=[0], order=1)
 
 # Heun's method; the embedded solution is explicit Euler.
-HEUN = _erk("heun", [[], [1]], b=[F(1, 2), F(1, 2)], c=[0, 1], order=2,
+HEUN = erk("heun", [[], [1]], b=[F(1, 2), F(1, 2)], c=[0, 1], order=2,
             b_error=[1, 0], error_order=1)
 
 # Ralston (1962), the third-order method with minimum error bound.
-RALSTON3 = _erk("ralston3", [[], [F(1, 2)], [0, F(3, 4)]],
+RALSTON3 = erk("ralston3", [[], [F(1, 2)], [0, F(3, 4)]],
                 b=[F(2, 9), F(1, 3), F(4, 9)], c=[0, F(1, 2), F(3, 4)], order=3)
 
 # Bogacki & Shampine (1989), 3(2) FSAL pair; dense output is the cubic
 # Hermite interpolant written in the stages (the 4th stage is f(t + dt, y_new)).
-BS32 = _erk(
+BS32 = erk(
     "bs32",
     [[], [F(1, 2)], [0, F(3, 4)], [F(2, 9), F(1, 3), F(4, 9)]],
     b=[F(2, 9), F(1, 3), F(4, 9), 0],
@@ -180,7 +41,7 @@ BS32 = _erk(
     dense_order=3,
 )
 
-RK4 = _erk("rk4", [[], [F(1, 2)], [0, F(1, 2)], [0, 0, 1]],
+RK4 = erk("rk4", [[], [F(1, 2)], [0, F(1, 2)], [0, 0, 1]],
            b=[F(1, 6), F(1, 3), F(1, 3), F(1, 6)], c=[0, F(1, 2), F(1, 2), 1], order=4)
 
 # --- order 5 -----------------------------------------------------------------
@@ -188,7 +49,7 @@ RK4 = _erk("rk4", [[], [F(1, 2)], [0, F(1, 2)], [0, 0, 1]],
 # Dormand & Prince (1980), 5(4) FSAL pair. Dense output: the order-4 continuous
 # extension of Shampine (1986) used by Hairer's DOPRI5 code (HNW I, II.6).
 _DOPRI_B = [F(35, 384), 0, F(500, 1113), F(125, 192), F(-2187, 6784), F(11, 84), 0]
-DOPRI54 = _erk(
+DOPRI54 = erk(
     "dopri54",
     [[],
      [F(1, 5)],
@@ -220,7 +81,7 @@ DOPRI54 = _erk(
 )
 
 # Cash & Karp (1990), 5(4) pair; b is the 5th-order solution.
-CASH_KARP = _erk(
+CASH_KARP = erk(
     "cash_karp",
     [[],
      [F(1, 5)],
@@ -238,7 +99,7 @@ CASH_KARP = _erk(
 # Fehlberg (1969), RKF45 as classically used: b holds the 4th-order weights
 # (the propagated solution), b_error the 5th-order weights, so the estimate
 # dt * sum (b - b_error) k is the error of the propagated 4th-order solution.
-FEHLBERG45 = _erk(
+FEHLBERG45 = erk(
     "fehlberg45",
     [[],
      [F(1, 4)],
@@ -264,7 +125,7 @@ _TSIT5_B = [
     2.32471052409977398241535591839876579610906023322296241194406004631446539105,
     0,
 ]
-TSIT5 = _erk(
+TSIT5 = erk(
     "tsit5",
     [[],
      [F(161, 1000)],
@@ -355,7 +216,7 @@ _DOP853_ER = [0.1312004499419488073250102996e-1, 0, 0, 0, 0,
               0.1664377182454986536961530415e1, -0.3503288487499736816886487290,
               0.3341791187130174790297318841, 0.8192320648511571246570742613e-1,
               -0.2235530786388629525884427845e-1]
-DOP853 = _erk(
+DOP853 = erk(
     "dop853",
     _DOP853_A,
     b=_DOP853_B,
@@ -374,7 +235,7 @@ DOP853 = _erk(
 # Verner's "most efficient" 7(6) pair (RKV76.IIa, Verner 2010), coefficients
 # from Verner's website as used by DifferentialEquations.jl (Vern7). 10 stages:
 # b (order 7) uses stages 1-9, b_error (order 6) uses stage 10; not FSAL.
-VERN7 = _erk(
+VERN7 = erk(
     "vern7",
     [[],
      [0.005],

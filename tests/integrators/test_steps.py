@@ -10,8 +10,9 @@ import pytest
 
 import cubie_trace as ct
 from cubie_trace.core.step import get_method
+from cubie_trace.integrators.butcher import ButcherTableau
 from cubie_trace.integrators.erk import FORMULATIONS, erk_step, make_step
-from cubie_trace.integrators.tableaus import ERK_TABLEAUS, ButcherTableau
+from cubie_trace.integrators.tableaus import ERK_TABLEAUS
 from cubie_trace.systems import library
 from tests.integrators.problems import EXACT_EQUATIONS, EXACT_P, exact_rhs, exact_solution
 

@@ -17,7 +17,8 @@ import attrs
 import numpy as np
 import pytest
 
-from cubie_trace.integrators.tableaus import ERK_TABLEAUS, ButcherTableau, tableau
+from cubie_trace.integrators.butcher import ButcherTableau
+from cubie_trace.integrators.tableaus import ERK_TABLEAUS, tableau
 
 Tree = tuple  # a rooted tree: the sorted tuple of its child subtrees; () is a leaf
 
