@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -56,15 +57,7 @@ def van_der_pol() -> ct.ODESystem:
 @pytest.fixture(scope="session")
 def lorenz_solver(lorenz: ct.ODESystem) -> Callable[[str], ct.Solver]:
     """Adaptive Lorenz solvers at rtol = atol = 1e-10, one per method (LORENZ_SAVES saves)."""
-    solvers: dict[str, ct.Solver] = {}
-
-    def get(method: str) -> ct.Solver:
-        if method not in solvers:
-            solvers[method] = ct.Solver(lorenz, method, rtol=SOLVE_TOL, atol=SOLVE_TOL,
-                                        backend="cpu")
-        return solvers[method]
-
-    return get
+    return _solvers(lorenz)
 
 
 @pytest.fixture(scope="session")
@@ -81,13 +74,17 @@ def lorenz_rk4(lorenz: ct.ODESystem) -> ct.Solver:
 @pytest.fixture(scope="session")
 def vdp_solver(van_der_pol: ct.ODESystem) -> Callable[[str], ct.Solver]:
     """Adaptive Van der Pol solvers at 1e-10 with every summary (VDP_SAVES saves)."""
+    return _solvers(van_der_pol, summaries=SUMMARIES, summarise_every=VDP_WINDOW * VDP_EVERY)
+
+
+def _solvers(system: ct.ODESystem, **options: Any) -> Callable[[str], ct.Solver]:
+    """CPU solvers for `system` at rtol = atol = SOLVE_TOL, built once per method."""
     solvers: dict[str, ct.Solver] = {}
 
     def get(method: str) -> ct.Solver:
         if method not in solvers:
-            solvers[method] = ct.Solver(van_der_pol, method, rtol=SOLVE_TOL, atol=SOLVE_TOL,
-                                        backend="cpu", summaries=SUMMARIES,
-                                        summarise_every=VDP_WINDOW * VDP_EVERY)
+            solvers[method] = ct.Solver(system, method, rtol=SOLVE_TOL, atol=SOLVE_TOL,
+                                        backend="cpu", **options)
         return solvers[method]
 
     return get
