@@ -67,8 +67,7 @@ class ODESystem:
         self.derivatives = tuple(
             resolve(derivatives[s], table, f"the derivative of {s!r}").xreplace(numbers)
             for s in initial)
-        self.mass = mass_matrix(mass, len(initial)).applyfunc(
-            lambda e: resolve(e, table, "the mass matrix").xreplace(numbers))
+        self.mass = mass_matrix(mass, len(initial), table).xreplace(numbers)
         observed = parse_observables(observables, table, {})
         self.observable_expressions = tuple(e.xreplace(numbers) for e in observed.values())
         self.name = name
@@ -208,7 +207,8 @@ class ODESystem:
         preamble = [line for k, u in enumerate(self._symbols.drivers) if u in used
                     for line in self.driver_set.source(k, f"_u{k}")]
         return function_source(func_name, spec.operands, spec.outputs, spec.shape,
-                               self._symbols.code_names(), preamble)
+                               self._symbols.code_names(), preamble,
+                               f"system {self.name!r}, function {fn!r}")
 
 
 def _table(states: Values, parameters: Values | None, constants: Values | None,
