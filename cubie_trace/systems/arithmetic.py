@@ -51,9 +51,10 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
     "max": (sp.Max, max), "where": (_where, lambda c, a, b: a if c else b),
 }
 
-_BINARY: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-    ast.Div: operator.truediv, ast.Pow: operator.pow,
+_BINARY: dict[type, tuple[str, Callable[[Any, Any], Any]]] = {
+    ast.Add: ("+", operator.add), ast.Sub: ("-", operator.sub),
+    ast.Mult: ("*", operator.mul), ast.Div: ("/", operator.truediv),
+    ast.Pow: ("**", operator.pow),
 }
 _CHAINS = {ast.Add: "sum", ast.Sub: "sum", ast.Mult: "product", ast.Div: "product"}
 _COMPARE: dict[type, Callable[[Any, Any], Any]] = {
@@ -84,11 +85,11 @@ def literal(text: str, where: str) -> Term:
     return Term(sp.Float(value), value)
 
 
-def _number(value: Any, what: str, where: str) -> float | bool:
+def _number(value: Any) -> float | bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, complex) or not math.isfinite(value):
-        raise ValueError(f"{where}: {what} is not a finite real number")
+        raise ArithmeticError(value)
     return float(value)
 
 
@@ -125,13 +126,13 @@ def _combine(node: ast.AST, args: list[Term], bound: Mapping[str, Any],
         if isinstance(name, Term):
             raise ValueError(f"syntax error in {where}: {name.expr} is not a function")
         symbolic, numeric = FUNCTIONS[name]
-        return _apply(f"{name}(...)", symbolic, numeric, args, depth, "", where)
+        return _apply(f"{name}(%s)", symbolic, numeric, args, depth, "", where)
     if isinstance(node, ast.UnaryOp):
         sign = operator.neg if isinstance(node.op, ast.USub) else operator.pos
-        return _apply("a negation", sign, sign, args, args[0].depth, args[0].chain, where)
+        return _apply("-(%s)", sign, sign, args, args[0].depth, args[0].chain, where)
     if isinstance(node, ast.Compare):
         op = _COMPARE[type(node.ops[0])]
-        return _apply("a comparison", op, op, args, depth, "", where)
+        return _apply("a comparison of %s", op, op, args, depth, "", where)
     op_type = type(node.op)  # type: ignore[attr-defined]
     chain = _CHAINS.get(op_type, "")
     left, right = args
@@ -141,26 +142,33 @@ def _combine(node: ast.AST, args: list[Term], bound: Mapping[str, Any],
             and abs(right.value) > MAX_EXPONENT:
         raise ValueError(f"{where}: the exponent {right.expr} of the number {left.expr} is "
                          f"beyond +-{MAX_EXPONENT}")
-    op = _BINARY[op_type]
-    return _apply("an operation", op, op, args, depth, chain, where)
+    symbol, op = _BINARY[op_type]
+    return _apply(f"(%s) {symbol} (%s)", op, op, args, depth, chain, where)
 
 
-def _apply(what: str, symbolic: Callable[..., Any], numeric: Callable[..., Any],
+def _apply(form: str, symbolic: Callable[..., Any], numeric: Callable[..., Any],
            args: list[Term], depth: int, chain: str, where: str) -> Term:
+    """A node built by `symbolic` (and by `numeric` on the float64 values, if all
+    known); `form` % args describes it in messages."""
     if depth > MAX_DEPTH:
         raise ValueError(f"{where}: expression nested deeper than {MAX_DEPTH} levels")
     value = None
     if all(a.value is not None for a in args):
         try:
-            value = _number(numeric(*(a.value for a in args)), what, where)
+            value = _number(numeric(*(a.value for a in args)))
         except (ArithmeticError, ValueError, TypeError):
-            raise ValueError(f"{where}: {what} of {', '.join(str(a.expr) for a in args)} "
-                             "is undefined or out of the float64 range") from None
+            raise ValueError(f"{where}: {_describe_call(form, args)} is undefined or out of "
+                             "the float64 range") from None
     try:
         expr = symbolic(*(a.expr for a in args))
     except Exception as exc:  # SymPy raises many types for ill-typed arguments
-        raise ValueError(f"{where}: invalid {what}: {exc}") from None
+        raise ValueError(f"{where}: invalid {_describe_call(form, args)}: {exc}") from None
     return Term(expr, value, depth, chain)
+
+
+def _describe_call(form: str, args: list[Term]) -> str:
+    texts = [str(a.expr) for a in args]
+    return form % (tuple(texts) if form.count("%s") > 1 else ", ".join(texts))
 
 
 def build(text: str, bound: Mapping[str, Any], where: str) -> sp.Basic:

@@ -170,6 +170,8 @@ def parse_equations(equations: Sequence[str] | str, states: Sequence[str],
                 raise ValueError(f"state {lhs[1:]!r} has two derivatives: "
                                  f"{sources[lhs[1:]]!r} and {line!r}")
             derivatives[lhs[1:]], sources[lhs[1:]] = expr, line
+        elif table.declared(lhs) not in (None, lhs):
+            table.define(lhs)  # raises: NFKC-equal to a declared name
         elif table.declared(lhs) is not None:
             raise ValueError(f"{where}: {lhs!r} is already declared and cannot be assigned; "
                              f"a derivative is written d<state> = ...")
@@ -198,6 +200,8 @@ def parse_observables(observables: Sequence[str] | Mapping[str, object] | None,
     for name, expr, where in items:
         if not isinstance(name, str) or not name.isidentifier():
             raise ValueError(f"observable name {name!r} is not an identifier")
+        if table.declared(name) not in (None, name):
+            table.define(name)  # raises: NFKC-equal to a declared name
         if name in out or table.declared(name) is not None:
             raise ValueError(f"observable {name!r} is declared twice or clashes with "
                              "another name")
