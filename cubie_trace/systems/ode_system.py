@@ -56,7 +56,8 @@ class ODESystem:
                      "driver": self.driver_set.names})
         if not initial:
             raise ValueError("states: a system needs at least one state")
-        table = SymbolTable([*initial, *defaults, *fixed, *self.driver_set.names])
+        table = SymbolTable([*initial, *defaults, *fixed, *self.driver_set.names],
+                            constants=fixed)
         for key in derivatives:
             if key not in initial:
                 raise ValueError(f"a derivative is given for {key!r}, which is not a state")
@@ -216,7 +217,8 @@ def _table(states: Values, parameters: Values | None, constants: Values | None,
     names = {"state": list(states), "parameter": list(parameters or {}),
              "constant": list(constants or {}), "driver": list(drivers or {})}
     check_names(names)
-    return SymbolTable([n for group in names.values() for n in group], strict)
+    return SymbolTable([n for group in names.values() for n in group], strict,
+                       finite_values("constant", constants))
 
 
 def _with_inferred(parameters: Values | None, table: SymbolTable) -> dict[str, Any]:

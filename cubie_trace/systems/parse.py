@@ -43,11 +43,14 @@ def canonical(name: str) -> str:
 
 class SymbolTable:
     """Declared names and their symbols; undeclared names raise (strict) or become
-    parameters with default 1.0 after a `UserWarning`."""
+    parameters with default 1.0 after a `UserWarning`. Text reads each constant as
+    its value, so bounds on numbers apply to expressions of constants too."""
 
-    def __init__(self, names: Iterable[str], strict: bool = True) -> None:
+    def __init__(self, names: Iterable[str], strict: bool = True,
+                 constants: Mapping[str, float] | None = None) -> None:
         self.symbols: dict[str, sp.Symbol] = {}
         self._declared: dict[str, str] = {}  # canonical name -> declared name
+        self.constants = dict(constants or {})
         self.strict = strict
         self.inferred: list[str] = []
         for name in ("t", *names):
@@ -66,6 +69,14 @@ class SymbolTable:
     def declared(self, name: str) -> str | None:
         """The declared name `name` reads, or None."""
         return self._declared.get(canonical(name))
+
+    def term(self, name: str, where: str) -> Term:
+        """What `name` reads in text: a constant's value or the name's symbol."""
+        symbol = self.lookup(name, where)
+        if symbol.name in self.constants:
+            value = self.constants[symbol.name]
+            return Term(sp.Float(value), value)
+        return Term(symbol, None)
 
     def lookup(self, name: str, where: str) -> sp.Symbol:
         """The symbol of `name`, read in `where` (for messages)."""
@@ -105,7 +116,7 @@ def parse_expression(text: str, table: SymbolTable, where: str) -> sp.Expr:
             elif tok.string == "pi" and table.declared("pi") is None:
                 bound[key] = Term(sp.pi, math.pi)
             else:
-                bound[key] = Term(table.lookup(tok.string, where), None)
+                bound[key] = table.term(tok.string, where)
             out.append((tokenize.NAME, key))
         elif tok.type == tokenize.OP and tok.string in _OPERATORS:
             out.append((tok.type, "**" if tok.string == "^" else tok.string))
@@ -130,9 +141,15 @@ def resolve(expr: object, table: SymbolTable, where: str) -> sp.Expr:
         value = None
     if not isinstance(value, sp.Expr):
         raise ValueError(f"{where}: expected an expression, got {expr!r}")
+    value = value.xreplace({s: table.lookup(s.name, where) for s in value.free_symbols
+                            if isinstance(s, sp.Symbol)})
+    try:
+        value = value.xreplace({table.symbols[n]: sp.Float(v)
+                                for n, v in table.constants.items()})
+    except Exception as exc:  # SymPy evaluates numeric sub-expressions as it substitutes
+        raise ValueError(f"{where}: cannot substitute the constants: {exc}") from None
     check_finite(value, where)
-    return value.xreplace({s: table.lookup(s.name, where) for s in value.free_symbols
-                           if isinstance(s, sp.Symbol)})
+    return value
 
 
 def split_assignment(line: str, where: str) -> tuple[str, str]:

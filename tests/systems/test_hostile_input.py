@@ -155,3 +155,19 @@ def test_time_has_no_look_alike() -> None:
 def test_look_alike_reads_the_declared_name() -> None:
     system = ct.ODESystem.from_equations(["dfi = -2*\ufb01"], states={"fi": 1.0})
     np.testing.assert_allclose(system.evaluate("rhs", 0.0, np.ones(1), np.zeros(0))[0], [-2.0])
+
+
+def test_constants_obey_the_number_bounds() -> None:
+    with pytest.raises(ValueError, match=re.escape("equation 'dx = exp(exp(c))*x'")):
+        ct.ODESystem.from_equations(["dx = exp(exp(c))*x"], states={"x": 1.0},
+                                    constants={"c": 100.0})
+    with pytest.raises(ValueError, match="exponent"):
+        ct.ODESystem({"x": "c**c**c*x"}, states={"x": 1.0}, constants={"c": 10.0})
+
+
+def test_python_functions_read_look_alike_attributes() -> None:
+    # Python normalises `p.ﬁ` to `p.fi`; it still reads the parameter declared as "ﬁ"
+    system = ct.ODESystem.from_function(lambda t, y, p: [-p.ﬁ * y.x], states={"x": 1.0},
+                                        parameters={"\ufb01": 2.0})
+    np.testing.assert_allclose(system.evaluate("rhs", 0.0, np.ones(1), np.array([2.0]))[0],
+                               [-2.0])
