@@ -192,9 +192,26 @@ def build(text: str, bound: Mapping[str, Any], where: str) -> sp.Basic:
     return done[id(body)].expr
 
 
-def check_finite(expr: sp.Basic, where: str) -> None:
-    """Raise unless `expr` is free of infinities, NaN, complex numbers and numbers
-    beyond float64."""
+def depth(expr: sp.Basic) -> int:
+    """Nesting depth of `expr` (an atom is 1), walking shared sub-expressions once."""
+    depths: dict[sp.Basic, int] = {}
+    stack = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        if ready or not node.args:
+            depths[node] = 1 + max((depths[a] for a in node.args), default=0)
+        elif node not in depths:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args if a not in depths)
+    return depths[expr]
+
+
+def check_expression(expr: sp.Basic, where: str) -> None:
+    """Raise unless `expr` nests at most `MAX_DEPTH` levels and is free of infinities,
+    NaN, complex numbers and numbers beyond float64."""
+    if depth(expr) > MAX_DEPTH:
+        raise ValueError(f"{where}: expression nested deeper than {MAX_DEPTH} levels "
+                         "(auxiliaries included)")
     if expr.has(sp.zoo, sp.oo, sp.nan, sp.I):
         raise ValueError(f"{where}: the expression {expr} is infinite, undefined or complex")
     for atom in expr.atoms(sp.Number):

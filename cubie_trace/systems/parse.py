@@ -25,7 +25,7 @@ from typing import Any
 
 import sympy as sp
 
-from cubie_trace.systems.arithmetic import FUNCTIONS, Term, build, check_finite, literal
+from cubie_trace.systems.arithmetic import FUNCTIONS, Term, build, check_expression, literal
 
 _OPERATORS = {"+", "-", "*", "/", "**", "^", "(", ")", ",", "<", ">", "<=", ">="}
 _SKIP = {tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT}
@@ -127,7 +127,7 @@ def parse_expression(text: str, table: SymbolTable, where: str) -> sp.Expr:
     expr = build(tokenize.untokenize(out), bound, where)
     if not isinstance(expr, sp.Expr):
         raise ValueError(f"{where}: expected an arithmetic expression, got {expr!r}")
-    check_finite(expr, where)
+    check_expression(expr, where)
     return expr
 
 
@@ -148,7 +148,7 @@ def resolve(expr: object, table: SymbolTable, where: str) -> sp.Expr:
                                 for n, v in table.constants.items()})
     except Exception as exc:  # SymPy evaluates numeric sub-expressions as it substitutes
         raise ValueError(f"{where}: cannot substitute the constants: {exc}") from None
-    check_finite(value, where)
+    check_expression(value, where)
     return value
 
 
@@ -182,6 +182,7 @@ def parse_equations(equations: Sequence[str] | str, states: Sequence[str],
         lhs, rhs = split_assignment(line, where)
         expr = parse_expression(rhs, table, where).xreplace(
             {table.symbols[a]: e for a, e in auxiliaries.items()})
+        check_expression(expr, where)
         if lhs.startswith("d") and lhs[1:] in states:
             if lhs[1:] in derivatives:
                 raise ValueError(f"state {lhs[1:]!r} has two derivatives: "
@@ -224,6 +225,7 @@ def parse_observables(observables: Sequence[str] | Mapping[str, object] | None,
                              "another name")
         inline = {table.symbols[a]: e for a, e in known.items()}
         out[name] = resolve(expr, table, where).xreplace(inline)
+        check_expression(out[name], where)
         table.define(name)
         known[name] = out[name]
     return out

@@ -171,3 +171,16 @@ def test_python_functions_read_look_alike_attributes() -> None:
                                         parameters={"\ufb01": 2.0})
     np.testing.assert_allclose(system.evaluate("rhs", 0.0, np.ones(1), np.array([2.0]))[0],
                                [-2.0])
+
+
+@pytest.mark.parametrize("step", ["sin(a{})", "(a{})**3 + x"])
+def test_deep_auxiliary_chains_are_refused(step: str) -> None:
+    equations = ["a0 = x", *(f"a{i} = " + step.format(i - 1) for i in range(1, 150)),
+                 "dx = a149"]
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="nested deeper than"):
+        ct.ODESystem.from_equations(equations, states={"x": 1.0})
+    assert time.perf_counter() - start < HANG_GUARD_S
+    with pytest.raises(ValueError, match="nested deeper than"):
+        ct.ODESystem.from_equations(["dx = " + "sin(" * 150 + "x" + ")" * 150],
+                                    states={"x": 1.0})
