@@ -19,6 +19,8 @@ from typing import Any
 import attrs
 from hypothesis import strategies as st
 
+from cubie_trace.systems.ode_system import ODESystem
+
 WORDS = (
     *keyword.kwlist, *keyword.softkwlist, "__class__", "__import__", "__builtins__",
     "__dict__", "__init__", "eval", "exec", "open", "print", "getattr", "E", "I", "pi", "S",
@@ -148,10 +150,8 @@ class Model:
             return None
         return [render(tree, self.states, self.parameters) for tree in self.mass]
 
-    def build(self) -> Any:
-        """The `ct.ODESystem` of this model (parameters default to 1.5, 0.75, ...)."""
-        from cubie_trace.systems.ode_system import ODESystem
-
+    def build(self) -> ODESystem:
+        """The system of this model (parameters default to 1.5, 0.75, ...)."""
         return ODESystem.from_equations(
             self.equations(), states=dict.fromkeys(self.states, 0.5),
             parameters={n: 1.5 / (1 + i) for i, n in enumerate(self.parameters)},
