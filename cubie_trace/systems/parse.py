@@ -183,11 +183,12 @@ def parse_equations(equations: Sequence[str] | str, states: Sequence[str],
         expr = parse_expression(rhs, table, where).xreplace(
             {table.symbols[a]: e for a, e in auxiliaries.items()})
         check_expression(expr, where)
-        if lhs.startswith("d") and lhs[1:] in states:
-            if lhs[1:] in derivatives:
-                raise ValueError(f"state {lhs[1:]!r} has two derivatives: "
-                                 f"{sources[lhs[1:]]!r} and {line!r}")
-            derivatives[lhs[1:]], sources[lhs[1:]] = expr, line
+        state = table.declared(lhs[1:]) if lhs.startswith("d") else None
+        if state in states:
+            if state in derivatives:
+                raise ValueError(f"state {state!r} has two derivatives: "
+                                 f"{sources[state]!r} and {line!r}")
+            derivatives[state], sources[state] = expr, line
         elif table.declared(lhs) not in (None, lhs):
             table.define(lhs)  # raises: NFKC-equal to a declared name
         elif table.declared(lhs) is not None:

@@ -155,6 +155,11 @@ def test_time_has_no_look_alike() -> None:
 def test_look_alike_reads_the_declared_name() -> None:
     system = ct.ODESystem.from_equations(["dfi = -2*\ufb01"], states={"fi": 1.0})
     np.testing.assert_allclose(system.evaluate("rhs", 0.0, np.ones(1), np.zeros(0))[0], [-2.0])
+    fullwidth = ct.ODESystem.from_equations(["d\uff58 = -3*x"], states={"x": 1.0})
+    np.testing.assert_allclose(fullwidth.evaluate("rhs", 0.0, np.ones(1), np.zeros(0))[0],
+                               [-3.0])
+    with pytest.raises(ValueError, match="two derivatives"):
+        ct.ODESystem.from_equations(["dx = -x", "d\uff58 = -3*x"], states={"x": 1.0})
 
 
 def test_constants_obey_the_number_bounds() -> None:
