@@ -6,16 +6,28 @@ Every number is written `FLOAT(value)`, where `FLOAT` is the working precision's
 numpy scalar type defined by the generated module: under Numba a bare Python int
 or float would promote float32 arithmetic to float64. Math goes through `math`;
 integer powers up to 4 become multiplications.
+
+No text is printed twice: an operand used more than once in its own printed form
+(the base of an expanded power, the argument of sign/Heaviside) is assigned to a
+local `_p<k>` first when it is not a plain name, so source size stays linear in
+the expression's size (chained squarings would otherwise double it per link).
+Such a local is evaluated unconditionally, like a CSE temporary, even where it
+sits in one branch of a `where`. One function's source is limited to
+`MAX_SOURCE_CHARS` characters.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping, Sequence
 
 import sympy as sp
 
 ATOM, POW, UNARY, MUL, ADD, CMP, TERNARY = 100, 60, 50, 40, 30, 20, 10
 MAX_EXPANDED_POWER = 4
+MAX_SOURCE_CHARS = 2_000_000
+_PLAIN = re.compile(r"[A-Za-z_]\w*(\[\d+(, \d+)?\])?|FLOAT\([^()]*\)")
 
 _MATH = {sp.exp: "exp", sp.log: "log", sp.sin: "sin", sp.cos: "cos", sp.tan: "tan",
          sp.asin: "asin", sp.acos: "acos", sp.atan: "atan", sp.atan2: "atan2",
@@ -26,7 +38,10 @@ _RELATIONS = {sp.StrictLessThan: "<", sp.LessThan: "<=", sp.StrictGreaterThan: "
 
 def number(value: float) -> str:
     """A float literal in the working precision."""
-    return f"FLOAT({float(value)!r})"
+    x = float(value)
+    if not math.isfinite(x):
+        raise ValueError(f"cannot generate code for the non-finite number {value}")
+    return f"FLOAT({x!r})"
 
 
 def _wrap(text: str, prec: int, needed: int) -> str:
@@ -34,10 +49,13 @@ def _wrap(text: str, prec: int, needed: int) -> str:
 
 
 class Printer:
-    """Python source for SymPy expressions; `names` maps each symbol to its code."""
+    """Python source for SymPy expressions; `names` maps each symbol to its code.
+    Locals the printed expressions need are collected in `pending`, in order."""
 
     def __init__(self, names: Mapping[sp.Basic, str]) -> None:
-        self.names = names
+        self.names = dict(names)
+        self.pending: list[str] = []
+        self.count = 0
 
     def __call__(self, expr: sp.Basic) -> str:
         return self.print(expr)[0]
@@ -45,6 +63,17 @@ class Printer:
     def at(self, expr: sp.Basic, needed: int) -> str:
         text, prec = self.print(expr)
         return _wrap(text, prec, needed)
+
+    def local(self, expr: sp.Basic) -> str:
+        """Code naming the value of `expr` that may be repeated: a plain name or
+        literal as is, anything else through a new local."""
+        text = self(expr)
+        if _PLAIN.fullmatch(text):
+            return text
+        name = f"_p{self.count}"
+        self.count += 1
+        self.pending.append(f"{name} = {text}")
+        return name
 
     def print(self, e: sp.Basic) -> tuple[str, int]:
         """(source, precedence) of `e`."""
@@ -70,7 +99,7 @@ class Printer:
                 text = f"{call}({text}, {self(arg)})"
             return text, ATOM
         if isinstance(e, (sp.sign, sp.Heaviside)):
-            x = self.at(e.args[0], ADD)
+            x = self.local(e.args[0])
             zero = number(0.5 if isinstance(e, sp.Heaviside) else 0.0) if len(e.args) == 1 \
                 else self(e.args[1])
             low = number(0.0) if isinstance(e, sp.Heaviside) else f"-{number(1.0)}"
@@ -124,7 +153,7 @@ class Printer:
             return f"{number(1.0)}/math.sqrt({self(base)})", MUL
         if exp.is_Integer and abs(int(exp)) <= MAX_EXPANDED_POWER:
             k = abs(int(exp))
-            product = "*".join([self.at(base, MUL + 1)] * k)
+            product = "*".join([self.local(base)] * k)
             if exp > 0:
                 return product, MUL
             return f"{number(1.0)}/{_wrap(product, MUL if k > 1 else ATOM, MUL + 1)}", MUL
@@ -141,27 +170,41 @@ class Printer:
 
 def function_source(func_name: str, operands: Sequence[str], outputs: Sequence[sp.Expr],
                     shape: tuple[int, ...], names: Mapping[sp.Basic, str],
-                    preamble: Sequence[str] = ()) -> str:
+                    preamble: Sequence[str] = (), label: str = "") -> str:
     """`def func_name(*operands, out):` writing `outputs` (flat, row-major) into `out` of
     `shape`; `preamble` lines run first (e.g. driver lookups). Several zero outputs are
-    written by one loop."""
+    written by one loop. `label` names the function in errors (`func_name` if empty)."""
+    label = label or func_name
     temps = sp.numbered_symbols("_x", cls=sp.Symbol)
     replacements, reduced = sp.cse(list(outputs), symbols=temps)
-    printer = Printer(dict(names))
+    printer = Printer(names)
     lines = [f"def {func_name}({', '.join([*operands, 'out'])}):", *preamble]
+    size = 0
+
+    def assign(target: str, expr: sp.Basic) -> None:
+        nonlocal size
+        text = printer(expr)
+        new = [*printer.pending, f"{target} = {text}"]
+        printer.pending.clear()
+        size += sum(len(line) + 5 for line in new)
+        if size > MAX_SOURCE_CHARS:
+            raise ValueError(f"{label}: generated source exceeds {MAX_SOURCE_CHARS} characters; "
+                             "simplify the model or split long expressions")
+        lines.extend(new)
+
     for temp, expr in replacements:
-        lines.append(f"{temp.name} = {printer(expr)}")
+        assign(temp.name, expr)
         printer.names[temp] = temp.name
-    zero = [sp.sympify(e).is_zero is True for e in reduced]
+    zero = [e.is_zero is True for e in reduced]
     fill = sum(zero) > 1
     if fill:
         index = ", ".join(f"_i{k}" for k in range(len(shape)))
-        for k, size in enumerate(shape):
-            lines.append(f"{'    ' * k}for _i{k} in range({size}):")
+        for k, size_k in enumerate(shape):
+            lines.append(f"{'    ' * k}for _i{k} in range({size_k}):")
         lines.append(f"{'    ' * len(shape)}out[{index}] = {number(0.0)}")
     cols = shape[1] if len(shape) == 2 else 0
     for i, expr in enumerate(reduced):
         index = f"{i // cols}, {i % cols}" if cols else str(i)
         if not (fill and zero[i]):
-            lines.append(f"out[{index}] = {printer(sp.sympify(expr))}")
+            assign(f"out[{index}]", expr)
     return "\n    ".join(lines) + "\n"

@@ -56,7 +56,8 @@ class ODESystem:
                      "driver": self.driver_set.names})
         if not initial:
             raise ValueError("states: a system needs at least one state")
-        table = SymbolTable([*initial, *defaults, *fixed, *self.driver_set.names])
+        table = SymbolTable([*initial, *defaults, *fixed, *self.driver_set.names],
+                            constants=fixed)
         for key in derivatives:
             if key not in initial:
                 raise ValueError(f"a derivative is given for {key!r}, which is not a state")
@@ -67,8 +68,7 @@ class ODESystem:
         self.derivatives = tuple(
             resolve(derivatives[s], table, f"the derivative of {s!r}").xreplace(numbers)
             for s in initial)
-        self.mass = mass_matrix(mass, len(initial)).applyfunc(
-            lambda e: resolve(e, table, "the mass matrix").xreplace(numbers))
+        self.mass = mass_matrix(mass, len(initial), table).xreplace(numbers)
         observed = parse_observables(observables, table, {})
         self.observable_expressions = tuple(e.xreplace(numbers) for e in observed.values())
         self.name = name
@@ -208,7 +208,8 @@ class ODESystem:
         preamble = [line for k, u in enumerate(self._symbols.drivers) if u in used
                     for line in self.driver_set.source(k, f"_u{k}")]
         return function_source(func_name, spec.operands, spec.outputs, spec.shape,
-                               self._symbols.code_names(), preamble)
+                               self._symbols.code_names(), preamble,
+                               f"system {self.name!r}, function {fn!r}")
 
 
 def _table(states: Values, parameters: Values | None, constants: Values | None,
@@ -216,7 +217,8 @@ def _table(states: Values, parameters: Values | None, constants: Values | None,
     names = {"state": list(states), "parameter": list(parameters or {}),
              "constant": list(constants or {}), "driver": list(drivers or {})}
     check_names(names)
-    return SymbolTable([n for group in names.values() for n in group], strict)
+    return SymbolTable([n for group in names.values() for n in group], strict,
+                       finite_values("constant", constants))
 
 
 def _with_inferred(parameters: Values | None, table: SymbolTable) -> dict[str, Any]:

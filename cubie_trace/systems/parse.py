@@ -1,34 +1,31 @@
 """Model text to SymPy: a symbol table, expressions and equation lines.
 
-Identifiers are resolved through our own symbol table, never through SymPy's
-or Python's namespaces, so `beta`, `gamma`, `lambda`, `E`, `I`, `S`, `N` and
-`pi` are ordinary names. Before SymPy sees the text, every identifier is
-rewritten at the token level to a private name bound to its symbol or
-function. A name followed by `(` that is in `FUNCTIONS` is that function; an
-undeclared `pi` is the number pi.
+Every string a user gives (equations, derivatives, observables, mass-matrix
+entries) is parsed here, and only here. Identifiers are resolved through our
+own symbol table, never through SymPy's or Python's namespaces, so `beta`,
+`gamma`, `lambda`, `E`, `I`, `S`, `N` and `pi` are ordinary names. The text is
+tokenized and each name and number rewritten to a placeholder bound to its
+symbol, function or checked literal; `cubie_trace.systems.arithmetic` builds the
+expression from the placeholder tree with bounded work. A name followed by `(`
+that is in `FUNCTIONS` is that function; an undeclared `pi` is the number pi.
+
+Names are compared after NFKC normalisation, as Python compares identifiers:
+`"ﬁ"` reads the declared `fi`, and declaring both raises.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import tokenize
+import unicodedata
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import sympy as sp
-from sympy.parsing.sympy_parser import parse_expr, standard_transformations
 
-
-def _where(cond: sp.Basic, a: sp.Expr, b: sp.Expr) -> sp.Expr:
-    return sp.Piecewise((a, cond), (b, True))
-
-
-FUNCTIONS = {
-    "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "sin": sp.sin, "cos": sp.cos,
-    "tan": sp.tan, "asin": sp.asin, "acos": sp.acos, "atan": sp.atan, "atan2": sp.atan2,
-    "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh, "abs": sp.Abs, "min": sp.Min,
-    "max": sp.Max, "where": _where,
-}
+from cubie_trace.systems.arithmetic import FUNCTIONS, Term, build, check_expression, literal
 
 _OPERATORS = {"+", "-", "*", "/", "**", "^", "(", ")", ",", "<", ">", "<=", ">="}
 _SKIP = {tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT}
@@ -39,24 +36,53 @@ def make_symbol(name: str) -> sp.Symbol:
     return sp.Symbol(name, real=True)
 
 
+def canonical(name: str) -> str:
+    """`name` as Python compares identifiers (NFKC normal form)."""
+    return unicodedata.normalize("NFKC", name)
+
+
 class SymbolTable:
     """Declared names and their symbols; undeclared names raise (strict) or become
-    parameters with default 1.0 after a `UserWarning`."""
+    parameters with default 1.0 after a `UserWarning`. Text reads each constant as
+    its value, so bounds on numbers apply to expressions of constants too."""
 
-    def __init__(self, names: Iterable[str], strict: bool = True) -> None:
-        self.symbols: dict[str, sp.Symbol] = {n: make_symbol(n) for n in ("t", *names)}
+    def __init__(self, names: Iterable[str], strict: bool = True,
+                 constants: Mapping[str, float] | None = None) -> None:
+        self.symbols: dict[str, sp.Symbol] = {}
+        self._declared: dict[str, str] = {}  # canonical name -> declared name
+        self.constants = dict(constants or {})
         self.strict = strict
         self.inferred: list[str] = []
+        for name in ("t", *names):
+            self.define(name)
 
     def define(self, name: str) -> sp.Symbol:
         """Declare `name` (an auxiliary or observable) and return its symbol."""
+        key = canonical(name)
+        if key in self._declared:
+            raise ValueError(f"name {name!r} clashes with the declared {self._declared[key]!r} "
+                             "(equal after NFKC normalisation)")
+        self._declared[key] = name
         self.symbols[name] = make_symbol(name)
         return self.symbols[name]
 
+    def declared(self, name: str) -> str | None:
+        """The declared name `name` reads, or None."""
+        return self._declared.get(canonical(name))
+
+    def term(self, name: str, where: str) -> Term:
+        """What `name` reads in text: a constant's value or the name's symbol."""
+        symbol = self.lookup(name, where)
+        if symbol.name in self.constants:
+            value = self.constants[symbol.name]
+            return Term(sp.Float(value), value)
+        return Term(symbol, None)
+
     def lookup(self, name: str, where: str) -> sp.Symbol:
         """The symbol of `name`, read in `where` (for messages)."""
-        if name in self.symbols:
-            return self.symbols[name]
+        known = self.declared(name)
+        if known is not None:
+            return self.symbols[known]
         if self.strict:
             raise ValueError(f"undeclared symbol {name!r} in {where}; declare it as a state, "
                              f"parameter, constant or driver (or pass strict=False)")
@@ -66,42 +92,42 @@ class SymbolTable:
         return self.define(name)
 
 
-def parse_expression(text: str, table: SymbolTable, where: str) -> sp.Expr:
-    """Parse `text` with every identifier resolved through `table`."""
+def _tokens(text: str, where: str) -> list[tokenize.TokenInfo]:
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(text.strip()).readline))
-    except (tokenize.TokenError, SyntaxError, IndentationError) as exc:
+    except (tokenize.TokenError, SyntaxError, ValueError) as exc:
         raise ValueError(f"syntax error in {where}: {exc}") from None
-    local: dict[str, object] = {}
+    return [tok for tok in tokens if tok.type not in _SKIP]
+
+
+def parse_expression(text: str, table: SymbolTable, where: str) -> sp.Expr:
+    """Parse `text` with every identifier resolved through `table`."""
+    tokens = _tokens(text, where)
+    bound: dict[str, Any] = {}
     out: list[tuple[int, str]] = []
     for i, tok in enumerate(tokens):
-        if tok.type in _SKIP:
-            continue
-        if tok.type == tokenize.NAME:
-            following = next((u.string for u in tokens[i + 1:] if u.type not in _SKIP), "")
-            key = f"_ct_{len(local)}"
-            if following == "(" and tok.string in FUNCTIONS:
-                local[key] = FUNCTIONS[tok.string]
-            elif tok.string == "pi" and "pi" not in table.symbols:
-                local[key] = sp.pi
+        if tok.type in (tokenize.NAME, tokenize.NUMBER):
+            key = f"_ct_{len(bound)}"
+            following = tokens[i + 1].string if i + 1 < len(tokens) else ""
+            if tok.type == tokenize.NUMBER:
+                bound[key] = literal(tok.string, where)
+            elif following == "(" and tok.string in FUNCTIONS:
+                bound[key] = tok.string
+            elif tok.string == "pi" and table.declared("pi") is None:
+                bound[key] = Term(sp.pi, math.pi)
             else:
-                local[key] = table.lookup(tok.string, where)
+                bound[key] = table.term(tok.string, where)
             out.append((tokenize.NAME, key))
-        elif tok.type == tokenize.NUMBER:
-            out.append((tok.type, tok.string))
         elif tok.type == tokenize.OP and tok.string in _OPERATORS:
             out.append((tok.type, "**" if tok.string == "^" else tok.string))
         else:
             raise ValueError(f"syntax error in {where}: unexpected {tok.string!r}")
     if not out:
         raise ValueError(f"syntax error in {where}: empty expression")
-    try:
-        expr = parse_expr(tokenize.untokenize(out), local_dict=local,
-                          transformations=standard_transformations)
-    except Exception as exc:  # SymPy raises many types for malformed input
-        raise ValueError(f"syntax error in {where}: {exc}") from None
+    expr = build(tokenize.untokenize(out), bound, where)
     if not isinstance(expr, sp.Expr):
         raise ValueError(f"{where}: expected an arithmetic expression, got {expr!r}")
+    check_expression(expr, where)
     return expr
 
 
@@ -110,13 +136,20 @@ def resolve(expr: object, table: SymbolTable, where: str) -> sp.Expr:
     if isinstance(expr, str):
         return parse_expression(expr, table, where)
     try:
-        value = sp.sympify(expr, strict=True)
-    except (sp.SympifyError, TypeError):
+        value = sp.sympify(expr, strict=True)  # strict: never parses strings
+    except (sp.SympifyError, TypeError, ValueError):
         value = None
     if not isinstance(value, sp.Expr):
         raise ValueError(f"{where}: expected an expression, got {expr!r}")
-    return value.xreplace({s: table.lookup(s.name, where) for s in value.free_symbols
-                           if isinstance(s, sp.Symbol)})
+    value = value.xreplace({s: table.lookup(s.name, where) for s in value.free_symbols
+                            if isinstance(s, sp.Symbol)})
+    try:
+        value = value.xreplace({table.symbols[n]: sp.Float(v)
+                                for n, v in table.constants.items()})
+    except Exception as exc:  # SymPy evaluates numeric sub-expressions as it substitutes
+        raise ValueError(f"{where}: cannot substitute the constants: {exc}") from None
+    check_expression(value, where)
+    return value
 
 
 def split_assignment(line: str, where: str) -> tuple[str, str]:
@@ -149,12 +182,16 @@ def parse_equations(equations: Sequence[str] | str, states: Sequence[str],
         lhs, rhs = split_assignment(line, where)
         expr = parse_expression(rhs, table, where).xreplace(
             {table.symbols[a]: e for a, e in auxiliaries.items()})
-        if lhs.startswith("d") and lhs[1:] in states:
-            if lhs[1:] in derivatives:
-                raise ValueError(f"state {lhs[1:]!r} has two derivatives: "
-                                 f"{sources[lhs[1:]]!r} and {line!r}")
-            derivatives[lhs[1:]], sources[lhs[1:]] = expr, line
-        elif lhs in table.symbols:
+        check_expression(expr, where)
+        state = table.declared(lhs[1:]) if lhs.startswith("d") else None
+        if state in states:
+            if state in derivatives:
+                raise ValueError(f"state {state!r} has two derivatives: "
+                                 f"{sources[state]!r} and {line!r}")
+            derivatives[state], sources[state] = expr, line
+        elif table.declared(lhs) not in (None, lhs):
+            table.define(lhs)  # raises: NFKC-equal to a declared name
+        elif table.declared(lhs) is not None:
             raise ValueError(f"{where}: {lhs!r} is already declared and cannot be assigned; "
                              f"a derivative is written d<state> = ...")
         else:
@@ -182,11 +219,14 @@ def parse_observables(observables: Sequence[str] | Mapping[str, object] | None,
     for name, expr, where in items:
         if not isinstance(name, str) or not name.isidentifier():
             raise ValueError(f"observable name {name!r} is not an identifier")
-        if name in out or name in table.symbols:
+        if table.declared(name) not in (None, name):
+            table.define(name)  # raises: NFKC-equal to a declared name
+        if name in out or table.declared(name) is not None:
             raise ValueError(f"observable {name!r} is declared twice or clashes with "
                              "another name")
         inline = {table.symbols[a]: e for a, e in known.items()}
         out[name] = resolve(expr, table, where).xreplace(inline)
+        check_expression(out[name], where)
         table.define(name)
         known[name] = out[name]
     return out

@@ -35,8 +35,9 @@ class Names:
     def __getitem__(self, key: str | int) -> sp.Symbol:
         if isinstance(key, int):
             return self._table.symbols[self._names[key]]
-        if key in self._names:
-            return self._table.symbols[key]
+        declared = self._table.declared(key)  # Python NFKC-normalises `p.name`
+        if declared in self._names:
+            return self._table.symbols[declared]
         return self._missing(key)
 
     def __iter__(self) -> Iterator[sp.Symbol]:

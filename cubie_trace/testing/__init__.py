@@ -3,7 +3,8 @@
 `random_functions()` draws random pure functions over buffers written with `ct`
 ops (recipes, see `cubie_trace.testing.recipes`), each with example numpy
 inputs; `random_programs()` draws their traces; `check_layout` checks a Layout
-independently of `Layout.verify`.
+independently of `Layout.verify`. `cubie_trace.testing.hostile` draws model
+names and text from hostile alphabets, for the model front end.
 """
 
 from __future__ import annotations
