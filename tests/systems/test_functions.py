@@ -96,3 +96,39 @@ def test_explicit_solver_on_a_large_chain_builds_only_rhs() -> None:
     chain = library.linear_chain(1000)
     ct.Solver(chain, "tsit5", backend="cpu").compiled(1)
     assert chain.built == ("rhs",)
+
+
+def test_a_step_reaches_every_function_through_f() -> None:
+    """A traced step calls f.dfdt, f.jacobian_diagonal and f.jacobian_nonzeros; the
+    interpreter's values equal numpy's evaluation of the same functions."""
+    system = ct.ODESystem.from_equations(["dx = a*sin(t)*x + t**2*y", "dy = exp(-t)*y - x*y"],
+                                         states={"x": 1.0, "y": 2.0}, parameters={"a": 1.5})
+
+    def uses(f, t, dt, y, state):  # noqa: ANN001, ANN202
+        y_new = y + dt * (f.dfdt(t, y) + f.jacobian_diagonal(t, y))
+        return y_new + ct.sum(f.jacobian_nonzeros(t, y)), None, state, ct.OK
+
+    program = ct.trace(ct.Step(uses, 1), system=system)
+    t, dt, y, p = 0.4, 0.1, np.array([0.3, -1.2]), np.array([0.7])
+    (dfdt,), (diagonal,), (nonzeros,) = (system.evaluate(fn, t, y, p) for fn in
+                                         ("dfdt", "jacobian_diagonal", "jacobian_nonzeros"))
+    assert nonzeros.shape == (4,)
+    got = ct.interpret(program, t, dt, y, {}, p)[0]
+    np.testing.assert_allclose(got, y + dt * (dfdt + diagonal) + nonzeros.sum(), rtol=1e-14)
+
+
+def test_compiled_solve_with_the_jacobian_diagonal() -> None:
+    """Linearly implicit Euler with the Jacobian's diagonal, y + dt f / (1 - dt J_ii), is
+    implicit Euler on dx = -k x: (1 + k dt)^-N after N steps."""
+    decay = ct.ODESystem.from_equations(["dx = -k*x"], states={"x": 1.0},
+                                        parameters={"k": 1.0})
+
+    @ct.step(order=1, name="diagonal_euler")
+    def diagonal_euler(f, t, dt, y, state):  # noqa: ANN001, ANN202
+        return y + dt * f(t, y) / (1.0 - dt * f.jacobian_diagonal(t, y)), None, state, ct.OK
+
+    sol = ct.solve_ivp(decay, (0.0, 1.0), parameters={"k": [0.5, 3.0]},
+                       method=diagonal_euler, dt=0.1, backend="cpu", progress=False)
+    np.testing.assert_allclose(sol.y[:, -1, 0], (1 + 0.1 * np.array([0.5, 3.0])) ** -10.0,
+                               rtol=1e-13)
+    assert decay.built == ("rhs", "jacobian_pattern", "jacobian_diagonal")
