@@ -23,7 +23,7 @@ derivatives.
 
 from __future__ import annotations
 
-import functools
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 
 import attrs
@@ -94,20 +94,26 @@ class Functions(Mapping[str, SystemFunction]):
                       *(("drivers",) if symbols.drivers else ()))
         self.built: list[str] = []
         self._cache: dict[str, SystemFunction] = {}
+        self._entries: dict[tuple[int, int], sp.Expr] | None = None
+        self._lock = threading.RLock()  # traces in several threads build each function once
 
     def __getitem__(self, name: str) -> SystemFunction:
         if name not in self.names:
             raise KeyError(name)
-        if name not in self._cache:
-            if name == "drivers":
-                operands, outputs = ("t", "p", "d"), self.symbols.drivers
-            else:
-                context = ("p", "d") if self.symbols.drivers else ("p",)
-                operands, outputs = (*OPERANDS[name], *context), getattr(self, f"_{name}")()
-            shape = (self.n, self.n) if name == "jacobian" else (len(outputs),)
-            self._cache[name] = SystemFunction(name, operands, tuple(outputs), shape)
-            self.built.append(name)
+        with self._lock:
+            if name not in self._cache:
+                self._cache[name] = self._build(name)
+                self.built.append(name)
         return self._cache[name]
+
+    def _build(self, name: str) -> SystemFunction:
+        if name == "drivers":
+            operands, outputs = ("t", "p", "d"), self.symbols.drivers
+        else:
+            context = ("p", "d") if self.symbols.drivers else ("p",)
+            operands, outputs = (*OPERANDS[name], *context), getattr(self, f"_{name}")()
+        shape = (self.n, self.n) if name == "jacobian" else (len(outputs),)
+        return SystemFunction(name, operands, tuple(outputs), shape)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names)
@@ -119,18 +125,21 @@ class Functions(Mapping[str, SystemFunction]):
     def n(self) -> int:
         return len(self.symbols.states)
 
-    @functools.cached_property
+    @property
     def entries(self) -> dict[tuple[int, int], sp.Expr]:
         """The Jacobian's structural nonzeros, (row, column) -> derivative, row-major."""
-        index = {s: j for j, s in enumerate(self.symbols.states)}
-        out = {}
-        for i, f in enumerate(self.derivatives):
-            for j in sorted(index[s] for s in f.free_symbols if s in index):
-                derivative = sp.diff(f, self.symbols.states[j])
-                if derivative != 0:
-                    out[i, j] = derivative
-        self.built.append("jacobian_pattern")
-        return out
+        with self._lock:
+            if self._entries is None:
+                index = {s: j for j, s in enumerate(self.symbols.states)}
+                entries = {}
+                for i, f in enumerate(self.derivatives):
+                    for j in sorted(index[s] for s in f.free_symbols if s in index):
+                        derivative = sp.diff(f, self.symbols.states[j])
+                        if derivative != 0:
+                            entries[i, j] = derivative
+                self._entries = entries
+                self.built.append("jacobian_pattern")
+        return self._entries
 
     @property
     def pattern(self) -> np.ndarray:
