@@ -45,11 +45,12 @@ def krylov(method: str, a: Operator, b: Any, x0: Any = None, preconditioner: Any
     solver = KRYLOV[method]
     extra = {"restart": min(restart, n)} if method == "gmres" else {}
 
-    def body(b: Any, x0: Any) -> tuple[Any, Any, Any]:
-        return solver(a, p, b, x0, tol, limit, **extra)
+    def body(b: Any, *start: Any) -> tuple[Any, Any, Any]:
+        # without a warm start the zeros are made inside, where they can share storage
+        return solver(a, p, b, start[0] if start else ct.zeros_like(b), tol, limit, **extra)
 
     child = ct.function(body, name=method)  # one per call: it closes over A and P
-    return child(b, ct.zeros_like(b) if x0 is None else x0)
+    return child(b) if x0 is None else child(b, x0)
 
 
 def linear_solve(a: Any, b: Any, method: str = "bicgstab", preconditioner: Any = None,

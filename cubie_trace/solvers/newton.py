@@ -1,6 +1,6 @@
 """`ct.solvers.newton`: damped Newton-Krylov for `F(x) = 0`, matrix-free.
 
-Iteration k solves `J(x_k) dx = -F(x_k)` with a Krylov method on the operator
+Iteration k solves `J(x_k) dx = -F(x_k)` (as `J delta = F`, `dx = -delta`) with a Krylov method on the operator
 `v -> jvp(x_k, v)` (or `jvp(x_0, v)` with `freeze_jacobian`: simplified Newton), then
 backtracks: the step `x + lam dx` is taken with the first `lam = 1, damping,
 damping^2, ...` (at most `max_backtracks` reductions) giving sufficient decrease
@@ -58,7 +58,7 @@ def newton(f: Callable[[Any], Any], x0: Any, jvp: Callable[[Any, Any], Any],
 
     def solve(x0: Any) -> tuple[Any, Any, Any, Any]:
         def attempt(x: Any, dx: Any, lam: Any) -> tuple[Any, Any, Any]:
-            x_trial = ct.hint(x + lam * dx, "x_trial")
+            x_trial = ct.hint(x - lam * dx, "x_trial")
             r_trial = ct.hint(f(x_trial), "r_trial")
             return x_trial, r_trial, ct.sqrt(ct.dot(r_trial, r_trial))
 
@@ -66,9 +66,9 @@ def newton(f: Callable[[Any], Any], x0: Any, jvp: Callable[[Any, Any], Any],
             x, r, f_norm, previous, k, krylov_total, _ = carry
             at = x0 if freeze_jacobian else x
             dx, linear_outcome, its = krylov(
-                linear, lambda v: jvp(at, v), -r, None, preconditioner, linear_tol,
+                linear, lambda v: jvp(at, v), r, None, preconditioner, linear_tol,
                 linear_max_iters, restart)
-            dx = ct.hint(dx, "delta")
+            dx = ct.hint(dx, "delta")  # the Newton update is -delta
             solved = linear_outcome == int(Outcome.CONVERGED)
 
             def insufficient(c: tuple) -> Any:

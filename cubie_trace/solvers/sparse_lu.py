@@ -9,7 +9,8 @@ back substitution, reusable for any number of right-hand sides while the matrix 
 unchanged. Elimination runs on scalars, so the factors buffer is the only storage.
 
 Pivoting policy: none beyond the static order. A pivot `u_kk` with
-`|u_kk| <= pivot_tol * max_j |u_kj|` (zero or tiny relative to its row of U) makes the
+`|u_kk| <= pivot_tol * max(max_j |a_kj|, max_j |u_kj|)` (zero, or tiny relative to
+its row of A and of U) makes the
 factorisation report `ct.Status.LINEAR_FAILED`; it is then replaced by 1 so the factors
 stay finite (and meaningless). Diagonally dominant matrices, and the implicit-stage
 operators `I - h gamma J` for small enough `h`, never need pivoting.
@@ -84,12 +85,14 @@ class SparseLU:
         sym = self.symbolic
         f = self._entries(values)
         slot = sym.slots
+        rows = [[f[slot[k, j]] for j in (*sym.lower[k], k, *sym.upper[k])]
+                for k in range(sym.n)]
         ok: Any = True
         for k in range(sym.n):
             pivot = f[slot[k, k]]
             scale = ct.abs(pivot)
-            for j in sym.upper[k]:
-                scale = ct.maximum(scale, ct.abs(f[slot[k, j]]))
+            for entry in rows[k] + [f[slot[k, j]] for j in sym.upper[k]]:
+                scale = ct.maximum(scale, ct.abs(entry))
             good = ct.logical_and(ct.abs(pivot) > self.pivot_tol * scale, ct.isfinite(pivot))
             ok = ct.logical_and(ok, good)
             pivot = ct.where(good, pivot, 1.0)
