@@ -19,9 +19,8 @@ def bicgstab(a: Operator, p: Operator, b: Any, x0: Any, tol: Any,
              max_iters: Any) -> tuple[Any, Any, Any]:
     """BiCGSTAB from `x0`: `(x, outcome, iterations)`."""
     bb = ct.dot(b, b)
-    r = ct.hint(b - a(x0), "r")
-    r_hat = ct.hint(r, "r_hat")
-    first = ct.where(residual_small(r, bb, tol), int(Outcome.CONVERGED),
+    r_hat = ct.hint(b - a(x0), "r_hat")  # the shadow residual; also the first residual
+    first = ct.where(residual_small(r_hat, bb, tol), int(Outcome.CONVERGED),
                      int(Outcome.MAX_ITERATIONS))
 
     def iterate(carry: tuple) -> tuple:
@@ -41,11 +40,11 @@ def bicgstab(a: Operator, p: Operator, b: Any, x0: Any, tol: Any,
         ok = ok_rho & ok_omega & ok_alpha & ct.logical_or(half, ok_t & (omega != 0.0))
         last = ct.where(half, 0.0, omega)  # the half step alone when s is small enough
         x_new = ct.hint(ct.where(ok, x + alpha * y + last * z, x), "x")
-        r_new = s - last * t
+        r_new = ct.hint(s - last * t, "r")
         done = ct.logical_or(half, residual_small(r_new, bb, tol))
         return (x_new, r_new, d, v, rho_new, alpha, omega, k + 1, step_outcome(ok, done))
 
-    init = (x0, r, ct.zeros_like(b), ct.zeros_like(b), 1.0, 1.0, 1.0, 0, first)
+    init = (x0, r_hat, ct.zeros_like(b), ct.zeros_like(b), 1.0, 1.0, 1.0, 0, first)
     x, _, _, _, _, _, _, k, outcome = ct.while_loop(
         lambda c: running(c[8], c[7], max_iters), iterate, init)
     return x, outcome, k
