@@ -1,9 +1,10 @@
 """`ct.solvers.newton`: damped Newton-Krylov for `F(x) = 0`, matrix-free.
 
-Iteration k solves `J(x_k) dx = -F(x_k)` (as `J delta = F`, `dx = -delta`) with a Krylov method on the operator
-`v -> jvp(x_k, v)` (or `jvp(x_0, v)` with `freeze_jacobian`: simplified Newton), then
-backtracks: the step `x + lam dx` is taken with the first `lam = 1, damping,
-damping^2, ...` (at most `max_backtracks` reductions) giving sufficient decrease
+Iteration k solves `J(x_k) dx = -F(x_k)` (as `J delta = F`, `dx = -delta`) with a
+Krylov method on the operator `v -> jvp(x_k, v)` (or `jvp(x_0, v)` with
+`freeze_jacobian`: simplified Newton), then backtracks: the step `x + lam dx` is
+taken with the first `lam = 1, damping, damping^2, ...` (at most `max_backtracks`
+reductions) giving sufficient decrease
 `|F(x + lam dx)| <= (1 - 1e-4 lam) |F(x)|`. The update is measured in the weighted RMS
 norm `|u| = rms(u / (atol + rtol |x|))`, and convergence follows Hairer and Wanner's
 simplified Newton (Solving ODEs II, IV.8): with the contraction rate

@@ -15,6 +15,14 @@ from tests.solvers.systems import dominant
 C = 2.0
 
 
+def residual(m, b):
+    return lambda x: ct.solvers.matvec(m, x) + C * ct.tanh(x) - b
+
+
+def jacobian_product(m):
+    return lambda x, v: ct.solvers.matvec(m, v) + C * (1 - ct.tanh(x) ** 2) * v
+
+
 def textbook_newton(a: np.ndarray, b: np.ndarray, x: np.ndarray, tol: float) -> tuple:
     """Dense Newton with numpy.linalg.solve, stopping when |dx_i| <= tol (1 + |x_i|)."""
     for k in range(1, 50):
@@ -29,9 +37,8 @@ def textbook_newton(a: np.ndarray, b: np.ndarray, x: np.ndarray, tol: float) -> 
 
 def newton_program(n: int, report: bool = True, **options) -> ct.Program:
     def solve(m, b, x0):
-        f = lambda x: ct.solvers.matvec(m, x) + C * ct.tanh(x) - b
-        jvp = lambda x, v: ct.solvers.matvec(m, v) + C * (1 - ct.tanh(x) ** 2) * v
-        x, info = ct.solvers.newton(f, x0, jvp, report=report, **options)
+        x, info = ct.solvers.newton(residual(m, b), x0, jacobian_product(m), report=report,
+                                    **options)
         return x, info.status, info.iterations, info.outcome, info.linear_iterations
 
     return ct.trace(solve, ct.buffer(n, rows=n), ct.buffer(n), ct.buffer(n))
@@ -94,9 +101,7 @@ def test_frozen_jacobian_converges_linearly() -> None:
 def test_counters_are_reported_at_the_callers_level() -> None:
     def solve(m, b, x0):
         with counters.collect() as totals:
-            f = lambda x: ct.solvers.matvec(m, x) + C * ct.tanh(x) - b
-            jvp = lambda x, v: ct.solvers.matvec(m, v) + C * (1 - ct.tanh(x) ** 2) * v
-            _, info = ct.solvers.newton(f, x0, jvp)
+            _, info = ct.solvers.newton(residual(m, b), x0, jacobian_product(m))
         return totals["newton_iterations"], totals["krylov_iterations"], info.iterations, \
             info.linear_iterations
 
