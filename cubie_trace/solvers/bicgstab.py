@@ -2,8 +2,10 @@
 
 Each iteration applies `A` twice: a BiCG half step along `p`, then a minimal-residual
 half step along the intermediate residual `s`. When `s` already meets the tolerance the
-half step is the answer. Breakdowns: `r_hat . r = 0` (rho), `r_hat . v = 0`, `t . t = 0`
-and `omega = 0` stop the iteration with `Outcome.BREAKDOWN`, the iterate as it was before that step.
+half step is the answer. When the shadow residual `r_hat` becomes (nearly) orthogonal
+to `r` the recurrence restarts with `r_hat = r`. Breakdowns (`r_hat . v = 0`,
+`t . t = 0`, `omega = 0`, a non-finite ratio) stop the iteration with
+`Outcome.BREAKDOWN`, the iterate as it was before that step.
 """
 
 from __future__ import annotations
@@ -14,21 +16,27 @@ from cubie_trace.core import ops as ct
 from cubie_trace.solvers.info import Outcome, ratio, residual_small, running, step_outcome
 from cubie_trace.solvers.operators import Operator
 
+RESTART = 1e-24  # (r_hat . r)^2 below this fraction of |r_hat|^2 |r|^2 restarts r_hat
+
 
 def bicgstab(a: Operator, p: Operator, b: Any, x0: Any, tol: Any,
              max_iters: Any) -> tuple[Any, Any, Any]:
     """BiCGSTAB from `x0`: `(x, outcome, iterations)`."""
     bb = ct.dot(b, b)
-    r_hat = ct.hint(b - a(x0), "r_hat")  # the shadow residual; also the first residual
-    first = ct.where(residual_small(r_hat, bb, tol), int(Outcome.CONVERGED),
+    r = ct.hint(b - a(x0), "r")
+    first = ct.where(residual_small(r, bb, tol), int(Outcome.CONVERGED),
                      int(Outcome.MAX_ITERATIONS))
 
     def iterate(carry: tuple) -> tuple:
-        x, r, d, v, rho, alpha, omega, k, _ = carry
+        x, r, r_hat, d, v, rho, alpha, omega, k, _ = carry
         rho_new = ct.dot(r_hat, r)
+        # r_hat nearly orthogonal to r: restart the recurrence with r_hat = r
+        fresh = rho_new * rho_new <= RESTART * ct.dot(r_hat, r_hat) * ct.dot(r, r)
+        r_hat = ct.hint(ct.where(fresh, r, r_hat), "r_hat")
+        rho_new = ct.where(fresh, ct.dot(r, r), rho_new)
         growth, ok_rho = ratio(rho_new, rho)
         turn, ok_omega = ratio(alpha, omega)
-        d = ct.hint(r + growth * turn * (d - omega * v), "p")
+        d = ct.hint(r + ct.where(fresh, 0.0, growth * turn) * (d - omega * v), "p")
         y = ct.hint(p(d), "y")
         v = ct.hint(a(y), "v")
         alpha, ok_alpha = ratio(rho_new, ct.dot(r_hat, v))
@@ -42,9 +50,9 @@ def bicgstab(a: Operator, p: Operator, b: Any, x0: Any, tol: Any,
         x_new = ct.hint(ct.where(ok, x + alpha * y + last * z, x), "x")
         r_new = ct.hint(s - last * t, "r")
         done = ct.logical_or(half, residual_small(r_new, bb, tol))
-        return (x_new, r_new, d, v, rho_new, alpha, omega, k + 1, step_outcome(ok, done))
+        return (x_new, r_new, r_hat, d, v, rho_new, alpha, omega, k + 1,
+                step_outcome(ok, done))
 
-    init = (x0, r_hat, ct.zeros_like(b), ct.zeros_like(b), 1.0, 1.0, 1.0, 0, first)
-    x, _, _, _, _, _, _, k, outcome = ct.while_loop(
-        lambda c: running(c[8], c[7], max_iters), iterate, init)
+    init = (x0, r, r, ct.zeros_like(b), ct.zeros_like(b), 1.0, 1.0, 1.0, 0, first)
+    x, *_, k, outcome = ct.while_loop(lambda c: running(c[9], c[8], max_iters), iterate, init)
     return x, outcome, k
