@@ -5,9 +5,10 @@ Each method is traced as `(M, b) -> x` with the operator a traced mat-vec (the m
 itself for "lu"), lowered for the CPU (float64) and run on a batch of random systems
 (SPD for minimal residual and steepest descent, nonsymmetric diagonally dominant for
 the others; relative tolerance 1e-10). Time per solve is the batch kernel's time over the
-number of systems, repeated; numpy and scipy solve the same systems one by one in Python.
+number of systems, on one Numba thread by default, repeated; numpy and scipy solve the
+same systems one by one from Python (numpy also as one batched call).
 
-    python benchmarks/solvers.py [--runs 256] [--repeats 5] [--sizes 3 16 64]
+    python benchmarks/solvers.py [--runs 256] [--repeats 5] [--sizes 3 16 64] [--threads 1]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 import scipy.sparse.linalg
 from machine import command_line, machine_info
@@ -82,11 +84,14 @@ def measure_ours(method: str, n: int, a: np.ndarray, b: np.ndarray,
             "max_relative_error": float(error), "elements": layout.total_elements}
 
 
-def measure_numpy(n: int, a: np.ndarray, b: np.ndarray, repeats: int) -> dict[str, Any]:
+def measure_numpy(n: int, a: np.ndarray, b: np.ndarray, repeats: int) -> list[dict[str, Any]]:
     runs = len(b)
-    per_solve = [s / runs for s in timed(
+    one_by_one = [s / runs for s in timed(
         lambda: [np.linalg.solve(a[k], b[k]) for k in range(runs)], repeats)]
-    return {"method": "numpy.linalg.solve", "n": n, "seconds_per_solve": spread(per_solve)}
+    batched = [s / runs for s in timed(lambda: np.linalg.solve(a, b[..., None]), repeats)]
+    return [{"method": "numpy.linalg.solve", "n": n, "seconds_per_solve": spread(one_by_one)},
+            {"method": "numpy.linalg.solve (batched)", "n": n,
+             "seconds_per_solve": spread(batched)}]
 
 
 def measure_scipy(n: int, a: np.ndarray, b: np.ndarray, repeats: int) -> dict[str, Any]:
@@ -112,8 +117,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=256, help="systems per batch")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sizes", type=int, nargs="+", default=[3, 16, 64])
+    parser.add_argument("--threads", type=int, default=1,
+                        help="Numba threads for the batch (default 1: time per solve on one "
+                             "core, like numpy and scipy here)")
     parser.add_argument("--output", default=str(HERE / "results" / "solvers.json"))
     args = parser.parse_args()
+    numba.set_num_threads(args.threads)
     rows: list[dict[str, Any]] = []
     skipped = []
     for n in args.sizes:
@@ -126,23 +135,23 @@ def main() -> None:
             rows.append(measure_ours(method, n, a, b, args.repeats))
             print(f"measured {method} n={n}", flush=True)
         a, b = systems("bicgstab", n, args.runs, seed=n)
-        rows.append(measure_numpy(n, a, b, args.repeats))
+        rows.extend(measure_numpy(n, a, b, args.repeats))
         rows.append(measure_scipy(n, a, b, args.repeats))
-    header = f"{'n':>4} {'method':<30}{'iters (med/min/max)':>22}{'us/solve (med)':>16}" \
+    header = f"{'n':>4} {'method':<31}{'iters (med/min/max)':>22}{'us/solve (med)':>16}" \
              f"{'min':>9}{'max':>9}{'elements':>9}"
     print("\n" + header + "\n" + "-" * len(header))
     for r in rows:
         it = r.get("iterations")
         iters = f"{it['median']:.0f}/{it['min']:.0f}/{it['max']:.0f}" if it else "-"
         t = r["seconds_per_solve"]
-        print(f"{r['n']:>4} {r['method']:<30}{iters:>22}{t['median'] * 1e6:>16.2f}"
+        print(f"{r['n']:>4} {r['method']:<31}{iters:>22}{t['median'] * 1e6:>16.2f}"
               f"{t['min'] * 1e6:>9.2f}{t['max'] * 1e6:>9.2f}{r.get('elements', '-'):>9}")
     for s in skipped:
         print(f"skipped {s['method']} n={s['n']}: {s['reason']}")
     info = machine_info()
     result = {"benchmark": "solvers", "command": command_line(), "commit": info["git_commit"],
               "machine": info, "precision": "float64", "tolerance": TOL, "runs": args.runs,
-              "repeats": args.repeats, "rows": rows, "skipped": skipped}
+              "repeats": args.repeats, "threads": args.threads, "rows": rows, "skipped": skipped}
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

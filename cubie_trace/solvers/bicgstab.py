@@ -5,7 +5,8 @@ half step along the intermediate residual `s`. When `s` already meets the tolera
 half step is the answer. When the shadow residual `r_hat` becomes (nearly) orthogonal
 to `r` the recurrence restarts with `r_hat = r`. Breakdowns (`r_hat . v = 0`,
 `t . t = 0`, `omega = 0`, a non-finite ratio) stop the iteration with
-`Outcome.BREAKDOWN`, the iterate as it was before that step.
+`Outcome.BREAKDOWN`. A failed ratio counts as 0, so every update keeps `x` and `r`
+consistent (`r = b - A x` up to rounding) and finite.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def bicgstab(a: Operator, p: Operator, b: Any, x0: Any, tol: Any,
         omega, ok_t = ratio(ct.dot(t, s), ct.dot(t, t))
         ok = ok_rho & ok_omega & ok_alpha & ct.logical_or(half, ok_t & (omega != 0.0))
         last = ct.where(half, 0.0, omega)  # the half step alone when s is small enough
-        x_new = ct.hint(ct.where(ok, x + alpha * y + last * z, x), "x")
+        x_new = ct.hint(x + alpha * y + last * z, "x")  # one pass: no half-step buffer
         r_new = ct.hint(s - last * t, "r")
         done = ct.logical_or(half, residual_small(r_new, bb, tol))
         return (x_new, r_new, r_hat, d, v, rho_new, alpha, omega, k + 1,

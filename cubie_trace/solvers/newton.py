@@ -64,7 +64,11 @@ def newton(f: Callable[[Any], Any], x0: Any, jvp: Callable[[Any, Any], Any],
             return x_trial, r_trial, ct.sqrt(ct.dot(r_trial, r_trial))
 
         def iterate(carry: tuple) -> tuple:
-            x, r, f_norm, previous, k, krylov_total, _ = carry
+            x, previous, k, krylov_total, _ = carry
+            # F(x) is evaluated afresh rather than carried from the line search: one
+            # more evaluation per iteration, one buffer fewer across the linear solve
+            r = ct.hint(f(x), "residual")
+            f_norm = ct.sqrt(ct.dot(r, r))
             at = x0 if freeze_jacobian else x
             dx, linear_outcome, its = krylov(
                 linear, lambda v: jvp(at, v), r, None, preconditioner, linear_tol,
@@ -100,13 +104,12 @@ def newton(f: Callable[[Any], Any], x0: Any, jvp: Callable[[Any, Any], Any],
                                                contracting)), int(Outcome.DIVERGED),
                                                int(Outcome.MAX_ITERATIONS))))))
             take = ct.logical_and(solved, finite)
-            return (ct.hint(ct.where(take, x_new, x), "x"), ct.where(take, r_new, r),
-                    ct.where(take, f_new, f_norm), size, k + 1, krylov_total + its, outcome)
+            return (ct.hint(ct.where(take, x_new, x), "x"), size, k + 1, krylov_total + its,
+                    outcome)
 
-        r0 = ct.hint(f(x0), "residual")
-        init = (x0, r0, ct.sqrt(ct.dot(r0, r0)), 0.0, 0, 0, int(Outcome.MAX_ITERATIONS))
-        x, _, _, _, k, krylov_total, outcome = ct.while_loop(
-            lambda c: ct.logical_and(c[6] == int(Outcome.MAX_ITERATIONS), c[4] < max_iters),
+        init = (x0, 0.0, 0, 0, int(Outcome.MAX_ITERATIONS))
+        x, _, k, krylov_total, outcome = ct.while_loop(
+            lambda c: ct.logical_and(c[4] == int(Outcome.MAX_ITERATIONS), c[2] < max_iters),
             iterate, init)
         return x, outcome, k, krylov_total
 
