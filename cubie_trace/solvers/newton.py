@@ -23,7 +23,7 @@ from typing import Any
 from cubie_trace.core import ops as ct
 from cubie_trace.core.counters import count
 from cubie_trace.solvers.info import Info, Outcome, newton_status, ratio
-from cubie_trace.solvers.linear import krylov
+from cubie_trace.solvers.linear import KRYLOV, krylov
 
 SUFFICIENT_DECREASE = 1e-4
 
@@ -49,6 +49,8 @@ def newton(f: Callable[[Any], Any], x0: Any, jvp: Callable[[Any, Any], Any],
     where `ct.count` is not allowed). `info.iterations` counts Newton iterations and
     `info.linear_iterations` the Krylov iterations of all of them.
     """
+    if linear not in KRYLOV:
+        raise ValueError(f"newton: linear must be one of {tuple(KRYLOV)}, got {linear!r}")
     if not 0.0 < damping < 1.0:
         raise ValueError(f"newton: damping must be in (0, 1), got {damping!r}")
     if not isinstance(max_backtracks, int) or max_backtracks < 0:

@@ -68,9 +68,11 @@ def test_layout_plans_verifies_and_reuses_step_storage(linear: str, jacobi: bool
                                                     "bicgstab" else {"az"}) \
         | ({"diag", "z"} if jacobi else set())
     shown = {line.split()[0] for line in table.splitlines()[2:] if line.strip()}
-    assert hints <= shown, hints - shown
-    assert overlaps(layout, {n for n in shown if n.split("_")[0] in
-                             {"p", "v", "s", "z", "az", "r", "delta"}})
+    local = {name: name.rsplit("/", 1)[-1] for name in shown}  # scoped names: newton/delta
+    assert hints <= set(local.values()), hints - set(local.values())
+    solver = {name for name, short in local.items()
+              if short.split("_")[0] in {"p", "v", "s", "z", "az", "r", "delta"}}
+    assert overlaps(layout, solver)
     assert layout.total_elements == sum(layout.lower_bound.values())
 
 

@@ -3,6 +3,7 @@ run) and in numba's CUDA simulator, against numpy.linalg.solve."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -11,10 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import cubie_trace as ct
-from lowering import lower
-from tests.solvers.systems import KIND, relative_error, solve_program
+from lowering import Lowered, lower
+from tests.solvers.systems import KIND, relative_error, solve_program, systems
 
 ROOT = Path(__file__).resolve().parents[2]
 N, RUNS = 5, 8
@@ -52,6 +55,23 @@ def test_cpu_matches_numpy(method: str, precision: str) -> None:
             ACCURACY[precision]
         want = ct.interpret(program, matrices[k], rhs[k], precision=precision)
         assert iterations[k] == want[2]
+
+
+@functools.cache
+def compiled(method: str, n: int) -> Lowered:
+    program = solve_program(method, n, tol=1e-13, max_iters=2000)
+    return lower(program, ct.plan(program), target="cpu")
+
+
+@pytest.mark.parametrize("method", ct.solvers.METHODS)
+@settings(max_examples=10)
+@given(data=st.data())
+def test_cpu_random_systems(method: str, data: st.DataObject) -> None:
+    """n from a small set: each (method, n) compiles once."""
+    a, b = data.draw(systems(method, sizes=(2, 7)))
+    x, status, _, _ = compiled(method, len(b)).run(a[None], b[None])
+    assert status[0] == ct.OK
+    assert relative_error(x[0], np.linalg.solve(a, b)) <= 1e-10
 
 
 def test_cpu_failure_is_reported_per_run() -> None:

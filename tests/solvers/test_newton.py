@@ -111,3 +111,10 @@ def test_counters_are_reported_at_the_callers_level() -> None:
     newton_count, krylov_count, k, krylov = ct.interpret(prog, a, rng.normal(size=4),
                                                          np.zeros(4))
     assert newton_count == k >= 2 and krylov_count == krylov >= k
+
+
+def test_options_are_checked() -> None:
+    with pytest.raises(ValueError, match="linear must be one of"):
+        newton_program(3, linear="lu")
+    with pytest.raises(ValueError, match="damping"):
+        newton_program(3, damping=1.5)
