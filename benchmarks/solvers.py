@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -150,7 +151,8 @@ def main() -> None:
         print(f"skipped {s['method']} n={s['n']}: {s['reason']}")
     info = machine_info()
     result = {"benchmark": "solvers", "command": command_line(), "commit": info["git_commit"],
-              "machine": info, "precision": "float64", "tolerance": TOL, "runs": args.runs,
+              "machine": info, "load_average": list(os.getloadavg()), "precision": "float64",
+              "tolerance": TOL, "runs": args.runs,
               "repeats": args.repeats, "threads": args.threads, "rows": rows, "skipped": skipped}
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,8 @@ import json
 
 import numpy as np
 
-CASES = [("bicgstab", 3, "shared"), ("lu", 3, "local")]
+CASES = [("bicgstab", 3, "shared"), ("lu", 3, "local"), ("gmres", 4, "auto"),
+         ("minimal_residual", 2, "local")]
 
 
 def main() -> None:

@@ -83,14 +83,13 @@ def test_cpu_failure_is_reported_per_run() -> None:
     assert np.all(np.delete(status, 2) == ct.OK)
 
 
-@pytest.mark.slow
 def test_cuda_simulator_matches_numpy(module_cache: Path) -> None:
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "CUBIE_TRACE_CACHE_DIR": str(module_cache)}
     proc = subprocess.run([sys.executable, "-m", "tests.solvers.sim_script"], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-4000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result["simulator"]
+    assert result["simulator"] and len(result["cases"]) == 4
     for label, case in result["cases"].items():
         assert case["status"] == [0] * len(case["status"]), label
         assert case["error"] <= 1e-10, label
