@@ -17,7 +17,7 @@ from typing import Any
 
 from cubie_trace.core import ops as ct
 from cubie_trace.core import tracer as tr
-from cubie_trace.solvers.info import Outcome, ratio, residual_small, running
+from cubie_trace.solvers.info import Outcome, ratio, residual_small, running, step_outcome
 from cubie_trace.solvers.operators import Operator
 
 
@@ -101,11 +101,7 @@ def gmres(a: Operator, p: Operator, b: Any, x0: Any, tol: Any, max_iters: Any,
         x, r, k, _ = carry
         x, steps, ok = _cycle(a, p, x, r, bb, tol, restart, max_iters - k)
         r = ct.hint(b - a(x), "r")
-        done = residual_small(r, bb, tol)
-        outcome = ct.where(ct.logical_not(ok), int(Outcome.BREAKDOWN),
-                           ct.where(done, int(Outcome.CONVERGED),
-                                    int(Outcome.MAX_ITERATIONS)))
-        return x, r, k + steps, outcome
+        return x, r, k + steps, step_outcome(ok, residual_small(r, bb, tol))
 
     x, _, k, outcome = ct.while_loop(lambda c: running(c[3], c[2], max_iters), cycle,
                                      (x0, r, 0, first))

@@ -65,10 +65,18 @@ def ratio(num: Any, den: Any) -> tuple[Any, Any]:
     return ct.where(ok, q, 0.0), ok
 
 
+def first(cases: list[tuple[Any, Outcome]], otherwise: Outcome) -> Any:
+    """The outcome of the first `(condition, outcome)` case that holds, else `otherwise`."""
+    out: Any = int(otherwise)
+    for condition, outcome in reversed(cases):
+        out = ct.where(condition, int(outcome), out)
+    return out
+
+
 def step_outcome(ok: Any, done: Any) -> Any:
     """Outcome after an iteration: breakdown unless `ok`, else converged if `done`."""
-    return ct.where(ct.logical_not(ok), int(Outcome.BREAKDOWN),
-                    ct.where(done, int(Outcome.CONVERGED), int(Outcome.MAX_ITERATIONS)))
+    return first([(ct.logical_not(ok), Outcome.BREAKDOWN), (done, Outcome.CONVERGED)],
+                 Outcome.MAX_ITERATIONS)
 
 
 def running(outcome: Any, iterations: Any, max_iters: Any) -> Any:

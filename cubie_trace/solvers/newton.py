@@ -22,7 +22,7 @@ from typing import Any
 
 from cubie_trace.core import ops as ct
 from cubie_trace.core.counters import count
-from cubie_trace.solvers.info import Info, Outcome, newton_status, ratio
+from cubie_trace.solvers.info import Info, Outcome, first, newton_status, ratio
 from cubie_trace.solvers.linear import KRYLOV, krylov
 
 SUFFICIENT_DECREASE = 1e-4
@@ -97,14 +97,12 @@ def newton(f: Callable[[Any], Any], x0: Any, jvp: Callable[[Any, Any], Any],
             converged = ct.where(k == 0, size <= 1.0,
                                  ct.logical_and(contracting, estimate <= 1.0))
             finite = ct.isfinite(size) & ct.isfinite(f_new)
-            outcome = ct.where(
-                ct.logical_not(solved), int(Outcome.LINEAR),
-                ct.where(ct.logical_not(finite), int(Outcome.DIVERGED),
-                         ct.where(converged, int(Outcome.CONVERGED),
-                                  ct.where(ct.logical_not(decreased), int(Outcome.LINE_SEARCH),
-                                           ct.where(ct.logical_and(k > 0, ct.logical_not(
-                                               contracting)), int(Outcome.DIVERGED),
-                                               int(Outcome.MAX_ITERATIONS))))))
+            outcome = first([(ct.logical_not(solved), Outcome.LINEAR),
+                             (ct.logical_not(finite), Outcome.DIVERGED),
+                             (converged, Outcome.CONVERGED),
+                             (ct.logical_not(decreased), Outcome.LINE_SEARCH),
+                             (ct.logical_and(k > 0, ct.logical_not(contracting)),
+                              Outcome.DIVERGED)], Outcome.MAX_ITERATIONS)
             take = ct.logical_and(solved, finite)
             return (ct.hint(ct.where(take, x_new, x), "x"), size, k + 1, krylov_total + its,
                     outcome)
