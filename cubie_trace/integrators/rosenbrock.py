@@ -88,11 +88,12 @@ class RosenbrockTableau:
 
     def gamma_matrix(self) -> np.ndarray:
         """``Gamma`` of the original form: the inverse of ``diag(1/gamma) - coupling``."""
-        return np.linalg.inv(np.eye(self.stages) / self.gamma - np.array(self.coupling))
+        inverse = np.eye(self.stages) / self.gamma - np.array(self.coupling)
+        return np.tril(np.linalg.inv(inverse))
 
     def alpha(self) -> np.ndarray:
         """``alpha = a Gamma`` of the original form."""
-        return np.array(self.a) @ self.gamma_matrix()
+        return np.tril(np.array(self.a) @ self.gamma_matrix(), -1)
 
     def original_weights(self, weights: Sequence[float]) -> np.ndarray:
         """Weights on the ``k_i`` of the original form for weights on the ``U_i``."""

@@ -1,25 +1,17 @@
 """Implicit tableaus: order conditions, stability functions, transforms and names.
 
-Runge-Kutta tableaus use Butcher's rooted-tree conditions (test_tableaus.py).
-Rosenbrock methods in the original form (alpha, Gamma, beta) satisfy, per tree t,
-``beta . Phi(t) == 1/gamma(t)`` where a vertex with one child couples through
-``B = alpha + Gamma`` (diagonal included) and a vertex with several children
-through ``alpha`` (Hairer & Wanner II, Sect. IV.7); orders <= 4 are also checked
-against the explicit Table IV.7.1. W-methods must satisfy the conditions of
-trees whose single-child vertices are coloured f (coupling alpha) or J
-(coupling Gamma), with right-hand side 0 for every tree with a J vertex. The
-stability function is ``R(z) = 1 + z b^T (I - z A)^{-1} 1`` (B for Rosenbrock).
-Expected orders, stage counts and stability properties are the published ones.
+Runge-Kutta tableaus use Butcher's rooted-tree conditions (test_tableaus.py);
+the stability function is ``R(z) = 1 + z b^T (I - z A)^{-1} 1``. Expected orders,
+stage counts and stability properties are the published ones. The Rosenbrock
+checks are in test_rosenbrock_tableaus.py; the names of all implicit methods here.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
 import pytest
-from scipy.integrate import solve_ivp
 
 from cubie_trace.integrators.dirk_tableaus import DIRK_TABLEAUS
 from cubie_trace.integrators.firk_tableaus import FIRK_TABLEAUS, FIRK_TRANSFORMS, RADAU5_ERROR
@@ -28,10 +20,9 @@ from cubie_trace.integrators.implicit_methods import (
     canonical_name,
     implicit_method,
 )
-from cubie_trace.integrators.rosenbrock import RosenbrockTableau
 from cubie_trace.integrators.rosenbrock_tableaus import ROSENBROCK_TABLEAUS
 from cubie_trace.integrators.tableaus import ERK_TABLEAUS
-from tests.integrators.test_tableaus import COND_TOL, FAIL_TOL, density, max_residual, trees
+from tests.integrators.test_tableaus import COND_TOL, FAIL_TOL, max_residual
 
 RK = {**DIRK_TABLEAUS, **FIRK_TABLEAUS}
 # name: (stages, order, embedded order, stiffly accurate, stability) with stability
@@ -58,21 +49,6 @@ RK_FACTS = {
 SDIRK_GAMMA = {"sdirk_2_2": (1 - 1 / math.sqrt(2), 1e-16), "l_stable_dirk_3": (0.4358665215, 1e-10),
                "kvaerno3": (0.4358665215, 1e-10), "kvaerno4": (0.5728160625, 1e-10),
                "kvaerno5": (0.26, 0), "l_stable_sdirk_4": (0.25, 0), "trbdf2": (1 - 2**-0.5, 1e-16)}
-# name: (stages, order, embedded order, W order, stability, dense order); "A" is
-# A-stable with |R(inf)| > 0 (published where given below).
-ROS_FACTS = {
-    "ros2": (2, 2, 1, 2, "L", None),
-    "rosenbrock23": (3, 2, 3, 2, "L", 2),
-    "ros3p": (3, 3, 2, None, "A", None),
-    "rodas3p": (5, 3, 2, None, "L", 3),
-    "ros34pw2": (4, 3, 2, 3, "L", None),
-    "ros34pw3": (4, 4, 2, 3, "A", None),
-    "grk4a": (4, 4, 3, None, "A", None),
-    "rodas4": (6, 4, 3, None, "L", 3),
-    "rodas4p": (6, 4, 3, None, "L", 3),
-    "rodas5p": (8, 5, 4, None, "L", 4),
-}
-ROS_STIFFLY_ACCURATE = ["rodas3p", "ros34pw2", "rodas4", "rodas4p", "rodas5p"]
 Y_AXIS = np.concatenate([np.logspace(-3, 6, 500), [0.5, 1, 2, 3]])
 
 
@@ -199,214 +175,6 @@ def test_radau5_error_estimate() -> None:
     assert max_residual(w, a_aug, 4) > FAIL_TOL
 
 
-# --- Rosenbrock order conditions ---------------------------------------------------
-
-def original(tab: RosenbrockTableau) -> tuple[np.ndarray, np.ndarray]:
-    """(alpha, Gamma) of the original form."""
-    return tab.alpha(), tab.gamma_matrix()
-
-
-def phi_ros(t: tuple, alpha: np.ndarray, big_b: np.ndarray) -> np.ndarray:
-    if len(t) == 1:
-        return big_b @ phi_ros(t[0], alpha, big_b)
-    v = np.ones(alpha.shape[0])
-    for child in t:
-        v = v * (alpha @ phi_ros(child, alpha, big_b))
-    return v
-
-
-def ros_residual(w: np.ndarray, alpha: np.ndarray, big_b: np.ndarray, n: int,
-                 theta: float = 1.0) -> float:
-    out = 0.0
-    for t in trees(n):
-        p = phi_ros(t, alpha, big_b)
-        out = max(out, abs(w @ p - theta**n / density(t)) / max(1.0, np.abs(w * p).sum()))
-    return out
-
-
-def coloured(t: tuple) -> list[tuple]:
-    """Every colouring of t: ("f", kids) or, for one child, ("J", kids)."""
-    out = []
-    for kids in itertools.product(*(coloured(c) for c in t)):
-        out.append(("f", kids))
-        if len(t) == 1:
-            out.append(("J", kids))
-    return out
-
-
-def phi_w(ct: tuple, alpha: np.ndarray, big_gamma: np.ndarray) -> np.ndarray:
-    kind, kids = ct
-    if kind == "J":
-        return big_gamma @ phi_w(kids[0], alpha, big_gamma)
-    v = np.ones(alpha.shape[0])
-    for child in kids:
-        v = v * (alpha @ phi_w(child, alpha, big_gamma))
-    return v
-
-
-def w_residual(w: np.ndarray, alpha: np.ndarray, big_gamma: np.ndarray, n: int) -> float:
-    def has_j(ct: tuple) -> bool:
-        return ct[0] == "J" or any(has_j(k) for k in ct[1])
-
-    def dens(ct: tuple) -> int:
-        return size(ct) * int(np.prod([dens(k) for k in ct[1]]))
-
-    def size(ct: tuple) -> int:
-        return 1 + sum(size(k) for k in ct[1])
-
-    out = 0.0
-    for ct in (c for t in trees(n) for c in coloured(t)):
-        p = phi_w(ct, alpha, big_gamma)
-        target = 0.0 if has_j(ct) else 1 / dens(ct)
-        out = max(out, abs(w @ p - target) / max(1.0, np.abs(w * p).sum()))
-    return out
-
-
-def table_7_1(b: np.ndarray, alpha: np.ndarray, big_gamma: np.ndarray, g: float) -> list[float]:
-    """Residuals of HW II Table IV.7.1 (orders 1..4; beta_ij strictly lower)."""
-    beta = np.tril(alpha + big_gamma, -1)
-    al, be = alpha.sum(axis=1), beta.sum(axis=1)
-    return [b.sum() - 1,
-            b @ be - (0.5 - g),
-            b @ al**2 - 1 / 3,
-            b @ beta @ be - (1 / 6 - g + g**2),
-            b @ al**3 - 1 / 4,
-            b @ (al * (alpha @ be)) - (1 / 8 - g / 3),
-            b @ beta @ al**2 - (1 / 12 - g / 3),
-            b @ beta @ beta @ be - (1 / 24 - g / 2 + 1.5 * g**2 - g**3)]
-
-
-def test_rosenbrock_catalogue() -> None:
-    assert set(ROSENBROCK_TABLEAUS) == set(ROS_FACTS)
-    for name, tab in ROSENBROCK_TABLEAUS.items():
-        stages, order, error_order, w_order, _, dense_order = ROS_FACTS[name]
-        assert (tab.name, tab.stages, tab.order, tab.error_order, tab.w_order,
-                tab.dense_order) == (name, stages, order, error_order, w_order, dense_order)
-
-
-@pytest.mark.parametrize("name", list(ROS_FACTS))
-def test_rosenbrock_order_conditions(name: str) -> None:
-    tab = ROSENBROCK_TABLEAUS[name]
-    alpha, big_gamma = original(tab)
-    scale = 1e-13 * np.maximum(1.0, np.abs(tab.a).sum(axis=1))
-    assert np.all(np.abs(alpha.sum(axis=1) - tab.c) <= scale)
-    assert np.all(np.abs(big_gamma.sum(axis=1) - tab.d) <= scale)
-    np.testing.assert_allclose(np.diag(big_gamma), tab.gamma, rtol=1e-14)
-    big_b = alpha + big_gamma
-    for weights, order in ((tab.b, tab.order), (tab.b_error, tab.error_order)):
-        w = tab.original_weights(weights)
-        n_table = {1: 1, 2: 2, 3: 4, 4: 8}[min(order, 4)]
-        assert np.abs(table_7_1(w, alpha, big_gamma, tab.gamma)[:n_table]).max() < 1e-12
-        for n in range(1, order + 1):
-            assert ros_residual(w, alpha, big_b, n) < COND_TOL, f"order {n} fails"
-        assert ros_residual(w, alpha, big_b, order + 1) > FAIL_TOL
-
-
-@pytest.mark.parametrize("name", [n for n, f in ROS_FACTS.items() if f[3] is not None])
-def test_w_order_conditions(name: str) -> None:
-    tab = ROSENBROCK_TABLEAUS[name]
-    alpha, big_gamma = original(tab)
-    w = tab.original_weights(tab.b)
-    for n in range(1, tab.w_order + 1):
-        assert w_residual(w, alpha, big_gamma, n) < COND_TOL, f"W order {n} fails"
-    assert w_residual(w, alpha, big_gamma, tab.w_order + 1) > FAIL_TOL
-
-
-@pytest.mark.parametrize("name", list(ROS_FACTS))
-def test_rosenbrock_stability(name: str) -> None:
-    tab = ROSENBROCK_TABLEAUS[name]
-    alpha, big_gamma = original(tab)
-    check_stability(alpha + big_gamma, tab.original_weights(tab.b), ROS_FACTS[name][4])
-
-
-def test_published_values_at_infinity() -> None:
-    """ROS3P: |R(inf)| = 0.73 (Lang & Verwer 2001); ROS34PW2's embedded: 0.48 (Rang &
-    Angermann 2005, as listed by PETSc's TSROSWRA34PW2)."""
-    for name, weights, value in (("ros3p", "b", 0.73), ("ros34pw2", "b_error", 0.48)):
-        tab = ROSENBROCK_TABLEAUS[name]
-        alpha, big_gamma = original(tab)
-        w = tab.original_weights(getattr(tab, weights))
-        assert abs(abs(stability(alpha + big_gamma, w, -1e9)) - value) < 0.005
-
-
-@pytest.mark.parametrize("name", ROS_STIFFLY_ACCURATE)
-def test_rosenbrock_stiffly_accurate(name: str) -> None:
-    """y_new is the last stage's argument plus U_s (so c_s = 1)."""
-    tab = ROSENBROCK_TABLEAUS[name]
-    np.testing.assert_allclose(tab.b[:-1], tab.a[-1][:-1], rtol=1e-15, atol=1e-15)
-    assert tab.b[-1] == 1.0 and tab.c[-1] == 1.0
-
-
-@pytest.mark.parametrize("name", [n for n, f in ROS_FACTS.items() if f[5] is not None])
-def test_rosenbrock_dense_output(name: str) -> None:
-    tab = ROSENBROCK_TABLEAUS[name]
-    alpha, big_gamma = original(tab)
-    np.testing.assert_allclose(tab.dense_weights(1.0), tab.b, rtol=0, atol=1e-12)
-    assert tab.dense_weights(0.0) == (0.0,) * tab.stages
-    for theta in (0.2, 0.5, 0.8):
-        w = tab.original_weights(tab.dense_weights(theta))
-        for n in range(1, tab.dense_order + 1):
-            assert ros_residual(w, alpha, alpha + big_gamma, n, theta) < 1e-11, (theta, n)
-
-
-# --- Rosenbrock convergence with numpy ---------------------------------------------
-
-def pendulum(t: float, y: np.ndarray) -> np.ndarray:
-    return np.array([y[1], -np.sin(y[0]) + 0.5 * np.cos(t)])
-
-
-def pendulum_jac(t: float, y: np.ndarray) -> np.ndarray:
-    return np.array([[0.0, 1.0], [-np.cos(y[0]), 0.0]])
-
-
-def pendulum_ft(t: float, y: np.ndarray) -> np.ndarray:
-    return np.array([0.0, -0.5 * np.sin(t)])
-
-
-T_END = 2.0
-Y0 = np.array([1.0, 0.0])
-JAC_ERROR = np.array([[0.3, -0.2], [0.1, 0.4]])
-
-
-def ros_solve(tab: RosenbrockTableau, dt: float, jac_error: np.ndarray) -> np.ndarray:
-    """y(T_END) by fixed steps of the transformed form, with J + jac_error."""
-    a, cm = np.array(tab.a), np.array(tab.coupling)
-    y = Y0.copy()
-    for step in range(int(round(T_END / dt))):
-        t = step * dt
-        m = np.eye(2) / (tab.gamma * dt) - pendulum_jac(t, y) - jac_error
-        ft = pendulum_ft(t, y)
-        u = np.zeros((tab.stages, 2))
-        for i in range(tab.stages):
-            rhs = (pendulum(t + tab.c[i] * dt, y + a[i] @ u) + cm[i] @ u / dt
-                   + dt * tab.d[i] * ft)
-            u[i] = np.linalg.solve(m, rhs)
-        y = y + np.array(tab.b) @ u
-    return y
-
-
-@pytest.fixture(scope="module")
-def reference() -> np.ndarray:
-    sol = solve_ivp(pendulum, (0.0, T_END), Y0, method="DOP853", rtol=1e-13, atol=1e-14)
-    return sol.y[:, -1]
-
-
-@pytest.mark.parametrize("name", list(ROS_FACTS))
-def test_rosenbrock_convergence(name: str, reference: np.ndarray) -> None:
-    """Observed order with the exact Jacobian, and with a wrong one for W-methods."""
-    tab = ROSENBROCK_TABLEAUS[name]
-    cases = [(np.zeros((2, 2)), tab.order)]
-    if tab.w_order is not None:
-        cases.append((JAC_ERROR, tab.w_order))
-    for jac_error, order in cases:
-        # Order 5 is reached late on this problem (4.6 at dt = 0.1, 4.8 at 0.05).
-        dts = [0.1, 0.05] if order == 4 else [0.05, 0.025]
-        errs = [np.abs(ros_solve(tab, dt, jac_error) - reference).max() for dt in dts]
-        assert errs[-1] > 1e-12, "finest error is at round-off; use larger steps"
-        observed = np.log2(errs[0] / errs[1])
-        assert abs(observed - order) < 0.45, f"errors {errs}, observed {observed:.2f}"
-
-
 # --- names -----------------------------------------------------------------------
 
 CUBIE_NAMES = {
@@ -430,7 +198,7 @@ COMMON_ALIASES = {"sdirk4": "l_stable_sdirk_4", "trbdf2": "trbdf2", "ode23tb": "
 def test_names_resolve_to_the_intended_tableau(name: str, tableau: str) -> None:
     method = implicit_method(name)
     assert method.tableau.name == tableau
-    family = ("rosenbrock" if tableau in ROS_FACTS else
+    family = ("rosenbrock" if tableau in ROSENBROCK_TABLEAUS else
               "firk" if tableau in FIRK_TABLEAUS else "dirk")
     assert method.family == family
 
