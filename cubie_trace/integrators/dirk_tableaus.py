@@ -2,9 +2,11 @@
 
 Each is a `ButcherTableau` (see `butcher.py` for the conventions) whose ``a`` is
 lower triangular with a nonzero diagonal somewhere; a stage with ``a_ii == 0``
-is explicit (the first stage of an ESDIRK). Stiffly accurate methods have
-``b`` equal to the last row of ``a``; the embedded solution of the ESDIRK pairs
-below is the previous stage's row, so the error estimate costs nothing extra.
+is explicit (the first stage of an ESDIRK, the trailing stages of an ELDIRK).
+Stiffly accurate methods have ``b`` equal to the last row of ``a``; the embedded
+solution of the Kvaerno pairs is the previous stage's row, so the error estimate
+costs nothing extra. Where ``error_order > order`` (TR-BDF2, ELDIRK) the step
+advances the lower-order solution and the companion only estimates its error.
 
 Coefficients come from the cited papers (exact rationals and surds where they
 are published as such) and are checked against the order conditions and the
@@ -195,8 +197,48 @@ KVAERNO5 = ButcherTableau(
     error_order=4,
 )
 
+# --- ELDIRK: implicit schemes with an explicit last stage for a 3rd-order estimate ---
+
+# Mahnken (2023), Comput. Mech. 71, "Derivation of third order Runge-Kutta methods
+# (ELDIRK) by embedding of lower order implicit time integration schemes": the
+# step advances the low-order implicit scheme and the explicit trailing stages
+# give a third-order companion (coefficients as tabulated by CuBIE 0.17.0, whose
+# implicit-Euler variant advances with the Euler stage's weights, b = (1, 0, 0)).
+ELDIRK32_EULER = ButcherTableau(
+    "eldirk32_euler",
+    [[1, 0, 0], [F(1, 2), 0, 0], [F(-5, 4), F(3, 2), 0]],
+    b=[1, 0, 0],
+    c=[1, F(1, 2), F(1, 4)],
+    order=1,
+    b_error=[F(2, 9), F(1, 3), F(4, 9)],
+    error_order=3,
+)
+
+ELDIRK32_TRAPEZOIDAL = ButcherTableau(
+    "eldirk32_trapezoidal",
+    [[0, 0, 0], [F(1, 2), F(1, 2), 0], [F(3, 8), F(1, 8), 0]],
+    b=[F(1, 2), F(1, 2), 0],
+    c=[0, 1, F(1, 2)],
+    order=2,
+    b_error=[F(1, 6), F(1, 6), F(2, 3)],
+    error_order=3,
+)
+
+# Ellsiepen's method is the 2-stage SDIRK above (gamma = 1 - 1/sqrt 2).
+_ELL_D = 6 * (_G2 - _G2**2)
+ELDIRK32_ELLSIEPEN = ButcherTableau(
+    "eldirk32_ellsiepen",
+    [[_G2, 0, 0], [1 - _G2, _G2, 0], [_G2 - 1, 1 - _G2, 0]],
+    b=[1 - _G2, _G2, 0],
+    c=[_G2, 1, 0],
+    order=2,
+    b_error=[1 / _ELL_D, (2 - 3 * _G2) / (6 * (1 - _G2)), (4 * _G2 - 3 * _G2**2 - 1) / _ELL_D],
+    error_order=3,
+)
+
 DIRK_TABLEAUS: dict[str, ButcherTableau] = {
     tab.name: tab
     for tab in (BACKWARD_EULER, IMPLICIT_MIDPOINT, TRAPEZOIDAL, CRANK_NICOLSON, SDIRK_2_2,
-                TRBDF2, L_STABLE_DIRK_3, KVAERNO3, L_STABLE_SDIRK_4, KVAERNO4, KVAERNO5)
+                TRBDF2, L_STABLE_DIRK_3, KVAERNO3, L_STABLE_SDIRK_4, KVAERNO4, KVAERNO5,
+                ELDIRK32_EULER, ELDIRK32_TRAPEZOIDAL, ELDIRK32_ELLSIEPEN)
 }
