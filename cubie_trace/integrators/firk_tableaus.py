@@ -17,7 +17,7 @@ from fractions import Fraction as F
 
 import attrs
 
-from cubie_trace.integrators.butcher import ButcherTableau, Floats, _floats
+from cubie_trace.integrators.butcher import ButcherTableau, Floats, floats
 from cubie_trace.integrators.firk_transform import EigenTransform, eigen_transform
 
 SQRT3 = math.sqrt(3.0)
@@ -111,7 +111,7 @@ class RadauErrorEstimate:
     """
 
     gamma0: float
-    e: Floats = attrs.field(converter=_floats)
+    e: Floats = attrs.field(converter=floats)
 
     def k_weights(self, a: tuple[tuple[float, ...], ...]) -> Floats:
         """``w_j = sum_i e_i a_ij``: the estimate's weights on ``dt k_j``."""

@@ -24,7 +24,7 @@ In a W-method J may be any approximation; ``w_order`` is the order then kept
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from fractions import Fraction as F
 
 import attrs
@@ -33,10 +33,10 @@ import numpy as np
 from cubie_trace.integrators.butcher import (
     Floats,
     Matrix,
-    _floats,
-    _matrix,
-    _opt_floats,
-    _opt_matrix,
+    floats,
+    matrix,
+    opt_floats,
+    opt_matrix,
 )
 
 Number = float | int | F
@@ -48,15 +48,15 @@ class RosenbrockTableau:
 
     name: str
     gamma: float = attrs.field(converter=float)
-    a: Matrix = attrs.field(converter=_matrix)
-    coupling: Matrix = attrs.field(converter=_matrix)
-    b: Floats = attrs.field(converter=_floats)
-    c: Floats = attrs.field(converter=_floats)
-    d: Floats = attrs.field(converter=_floats)
+    a: Matrix = attrs.field(converter=matrix)
+    coupling: Matrix = attrs.field(converter=matrix)
+    b: Floats = attrs.field(converter=floats)
+    c: Floats = attrs.field(converter=floats)
+    d: Floats = attrs.field(converter=floats)
     order: int
-    b_error: Floats | None = attrs.field(default=None, converter=_opt_floats)
+    b_error: Floats | None = attrs.field(default=None, converter=opt_floats)
     error_order: int | None = None
-    dense: Matrix | None = attrs.field(default=None, converter=_opt_matrix)
+    dense: Matrix | None = attrs.field(default=None, converter=opt_matrix)
     dense_order: int | None = None
     w_order: int | None = None
 
@@ -106,10 +106,10 @@ def _validate(tab: RosenbrockTableau) -> None:
     where = f"tableau {tab.name!r}"
     if s == 0:
         raise ValueError(f"{where}: b must not be empty")
-    for label, matrix in (("a", tab.a), ("coupling", tab.coupling)):
-        if len(matrix) != s or any(len(row) != s for row in matrix):
+    for label, rows in (("a", tab.a), ("coupling", tab.coupling)):
+        if len(rows) != s or any(len(row) != s for row in rows):
             raise ValueError(f"{where}: {label} must be {s} x {s} to match b")
-        if any(matrix[i][j] != 0.0 for i in range(s) for j in range(i, s)):
+        if any(rows[i][j] != 0.0 for i in range(s) for j in range(i, s)):
             raise ValueError(f"{where}: {label} must be strictly lower triangular")
     for label, vector in (("c", tab.c), ("d", tab.d)):
         if len(vector) != s:
@@ -126,12 +126,6 @@ def _validate(tab: RosenbrockTableau) -> None:
         raise ValueError(f"{where}: dense and dense_order must be given together")
     if tab.dense is not None and (len(tab.dense) != s or len({len(r) for r in tab.dense}) != 1):
         raise ValueError(f"{where}: dense must have {s} rows of equal length")
-
-
-def lower(rows: Iterable[Iterable[Number]]) -> list[list[Number]]:
-    """Pad ragged strictly-lower rows (row i has i entries) to an s x s matrix."""
-    rows = [list(r) for r in rows]
-    return [r + [0] * (len(rows) - len(r)) for r in rows]
 
 
 def from_original(name: str, gamma: float, alpha: Sequence[Sequence[Number]],

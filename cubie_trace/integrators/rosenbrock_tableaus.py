@@ -14,12 +14,8 @@ from __future__ import annotations
 import math
 from fractions import Fraction as F
 
-from cubie_trace.integrators.rosenbrock import (
-    RosenbrockTableau,
-    dense_from_h,
-    from_original,
-    lower,
-)
+from cubie_trace.integrators.butcher import lower
+from cubie_trace.integrators.rosenbrock import RosenbrockTableau, dense_from_h, from_original
 
 SQRT2 = math.sqrt(2.0)
 SQRT3 = math.sqrt(3.0)
