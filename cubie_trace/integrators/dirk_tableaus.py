@@ -5,8 +5,10 @@ lower triangular with a nonzero diagonal somewhere; a stage with ``a_ii == 0``
 is explicit (the first stage of an ESDIRK, the trailing stages of an ELDIRK).
 Stiffly accurate methods have ``b`` equal to the last row of ``a``; the embedded
 solution of the Kvaerno pairs is the previous stage's row, so the error estimate
-costs nothing extra. Where ``error_order > order`` (TR-BDF2, ELDIRK) the step
-advances the lower-order solution and the companion only estimates its error.
+costs nothing extra, and a stiffly accurate ESDIRK's last stage derivative is
+``f(t + dt, y_new)``, the next step's first stage. Where ``error_order > order``
+(TR-BDF2, ELDIRK) the step advances the lower-order solution and the companion
+only estimates its error.
 
 Coefficients come from the cited papers (exact rationals and surds where they
 are published as such) and are checked against the order conditions and the
