@@ -6,7 +6,7 @@ RODAS code, OrdinaryDiffEq.jl's ``RodasTableau`` data), the others are
 transformed at import by `from_original`. The stiffly accurate RODAS-type
 methods take ``y_new`` as the last stage's argument plus ``U_s`` and estimate
 the error with ``U_s``. The Rosenbrock and W order conditions are checked by
-``tests/integrators/test_implicit_tableaus.py``.
+``tests/integrators/test_rosenbrock_tableaus.py``.
 """
 
 from __future__ import annotations
