@@ -15,7 +15,6 @@ from cubie_trace.core.ops import (
     function,
     hint,
     isfinite,
-    ln,
     log,
     logical_and,
     logical_not,
@@ -32,6 +31,7 @@ from cubie_trace.core.ops import (
     sum,
     tan,
     tanh,
+    tap,
     where,
     while_loop,
     zeros,
@@ -52,9 +52,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "abs", "astype", "Aval", "buffer", "cond", "Controller", "cos", "count", "dot", "exp", "floor",
-    "fori_loop", "full", "function", "hint", "interpret", "isfinite", "Layout", "ln", "log",
+    "fori_loop", "full", "function", "hint", "interpret", "isfinite", "Layout", "log",
     "logical_and", "logical_not", "logical_or", "max", "max_abs", "maximum", "methods", "min",
     "minimum", "ODESystem", "OK", "plan", "Program", "rms_norm", "scalar", "sin", "Solution",
-    "solve_ivp", "Solver", "sqrt", "stack", "Status", "Step", "step", "sum", "tan", "tanh",
+    "solve_ivp", "Solver", "sqrt", "stack", "Status", "Step", "step", "sum", "tan", "tanh", "tap",
     "trace", "TracerError", "where", "while_loop", "zeros", "zeros_like",
 ]

@@ -26,7 +26,7 @@ OPS: dict[str, str] = {
     "add": "({0} + {1})", "sub": "({0} - {1})", "mul": "({0} * {1})", "div": "({0} / {1})",
     "floordiv": "({0} // {1})", "pow": "({0} ** {1})", "neg": "(-{0})", "abs": "abs({0})",
     "minimum": "min({0}, {1})", "maximum": "max({0}, {1})", "sqrt": "math.sqrt({0})",
-    "exp": "math.exp({0})", "ln": "math.log({0})", "sin": "math.sin({0})",
+    "exp": "math.exp({0})", "log": "math.log({0})", "sin": "math.sin({0})",
     "cos": "math.cos({0})", "tan": "math.tan({0})", "tanh": "math.tanh({0})",
     "floor": "FLOAT(math.floor({0}))", "lt": "({0} < {1})", "le": "({0} <= {1})",
     "gt": "({0} > {1})", "ge": "({0} >= {1})", "eq": "({0} == {1})", "ne": "({0} != {1})",
@@ -222,7 +222,7 @@ class FunctionWriter:
             self.conditional(eqn)
         elif name in ("while_loop", "fori_loop"):
             self.loop(eqn)
-        elif name == "log":
+        elif name == "tap":
             if self.instrument:
                 self.memory.log_write(self, eqn.params["name"], eqn.inputs[0])
         elif name != "hint":

@@ -1,7 +1,7 @@
 """The reference interpreter: evaluates a program with numpy, with no aliasing.
 
 Every lowering is tested against it. Values are numpy arrays and 0-d numpy
-scalars of each variable's dtype under the working `precision`; `log` taps
+scalars of each variable's dtype under the working `precision`; `tap`s
 append copies of their operand to the log, in execution order.
 """
 
@@ -89,7 +89,7 @@ class _Evaluator:
             for i in range(int(lower), int(upper)):
                 carry = self.run(params["body"], [np.int32(i), *carry, *consts])
             return carry
-        if name == "log":
+        if name == "tap":
             self.records.setdefault(params["name"], []).append(np.array(ins[0], copy=True))
             return []
         if name == "hint":

@@ -10,7 +10,7 @@ what it may do with storage:
 - ``update``/``build``/``fill``: build a buffer or stack (a fresh value);
 - ``system``: a call into the ODE system, reads its inputs, writes its output;
 - ``control``: structured control flow or a child call, with sub-programs;
-- ``annotation``: no outputs (`hint`, `log`).
+- ``annotation``: no outputs (`hint`, `tap`).
 
 Control-flow primitives are evaluated by the interpreter, which owns
 sub-program evaluation; the rest carry their numpy rule here.
@@ -122,7 +122,7 @@ ELEMENTWISE: dict[str, tuple[Callable, str]] = {
     "maximum": (np.maximum, "promote"),
     "sqrt": (np.sqrt, "float"),
     "exp": (np.exp, "float"),
-    "ln": (np.log, "float"),
+    "log": (np.log, "float"),
     "sin": (np.sin, "float"),
     "cos": (np.cos, "float"),
     "tan": (np.tan, "float"),
@@ -272,7 +272,7 @@ _register("fori_loop", "control", lambda avals, weak, body, n_carry: _program_ou
 # ---------------------------------------------------------------- annotations
 
 _register("hint", "annotation", lambda avals, weak, name, location: [])
-_register("log", "annotation", lambda avals, weak, name: [])
+_register("tap", "annotation", lambda avals, weak, name: [])
 
 
 def sub_programs(params: dict[str, Any]) -> list[Any]:
