@@ -171,8 +171,8 @@ def _trace_joint(fns: Sequence[Callable], in_avals: list[Aval], in_tree: Any,
     programs = []
     for program, captured in traced:
         own = dict(zip((t.var for t in captured), program.inputs[n:]))
-        program.inputs = program.inputs[:n] + tuple(own.get(v, Var(v.aval)) for v in union)
-        programs.append(program)
+        programs.append(program.replace(
+            inputs=program.inputs[:n] + tuple(own.get(v, Var(v.aval)) for v in union)))
     return programs, list(union.values())
 
 

@@ -6,12 +6,17 @@ an output that are one storage surviving from call to call). Sub-programs
 (loop bodies, cond branches, child functions) hang off equation parameters
 and never reference variables of their parents: captured values are explicit
 operands.
+
+Programs and equations are immutable: derived data (printed names, the buffer
+graph, the linear order) is computed once and cannot go stale. A change is a
+new Program (`Program.replace`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cached_property
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -22,15 +27,22 @@ from cubie_trace.core.values import Atom, Var
 if TYPE_CHECKING:
     import networkx as nx
 
+    from cubie_trace.core.linear import Linear
 
-@attrs.define(eq=False)
+
+def frozen_mapping(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A read-only copy of `mapping`."""
+    return MappingProxyType(dict(mapping))
+
+
+@attrs.frozen(eq=False)
 class Eqn:
     """One application of a primitive: `outputs = primitive[params](inputs)`."""
 
     primitive: Primitive
-    inputs: tuple[Atom, ...]
-    outputs: tuple[Var, ...]
-    params: dict[str, Any] = attrs.field(factory=dict)
+    inputs: tuple[Atom, ...] = attrs.field(converter=tuple)
+    outputs: tuple[Var, ...] = attrs.field(converter=tuple)
+    params: Mapping[str, Any] = attrs.field(factory=dict, converter=frozen_mapping)
 
     @property
     def sub_programs(self) -> list[Program]:
@@ -55,20 +67,24 @@ class Carried:
     output: Atom
 
 
-@attrs.define(eq=False)
+@attrs.frozen(eq=False)
 class Program:
-    """A traced function: inputs, equations, outputs and carried state."""
+    """A traced function: inputs, equations, outputs and carried state. Immutable."""
 
-    inputs: tuple[Var, ...]
-    outputs: tuple[Atom, ...]
-    eqns: tuple[Eqn, ...]
+    inputs: tuple[Var, ...] = attrs.field(converter=tuple)
+    outputs: tuple[Atom, ...] = attrs.field(converter=tuple)
+    eqns: tuple[Eqn, ...] = attrs.field(converter=tuple)
     name: str = "program"
-    carried: tuple[Carried, ...] = ()
-    input_names: tuple[str, ...] = ()
-    output_names: tuple[str, ...] = ()
+    carried: tuple[Carried, ...] = attrs.field(default=(), converter=tuple)
+    input_names: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    output_names: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     in_tree: Any = None
     out_tree: Any = None
-    meta: dict[str, Any] = attrs.field(factory=dict)
+    meta: Mapping[str, Any] = attrs.field(factory=dict, converter=frozen_mapping)
+
+    def replace(self, **changes: Any) -> Program:
+        """A new program with `changes` to its fields (derived data is recomputed)."""
+        return attrs.evolve(self, **changes)
 
     @property
     def equations(self) -> tuple[Eqn, ...]:
@@ -123,6 +139,13 @@ class Program:
 
         return buffer_graph(self)
 
+    @cached_property
+    def linear(self) -> Linear:
+        """Linear positions of every equation and variable (see `cubie_trace.core.linear`)."""
+        from cubie_trace.core.linear import linearize
+
+        return linearize(self)
+
     def clone(self) -> Program:
         """A copy with fresh variables throughout (each call site of a child gets its own,
         so every variable has one place in the linear order)."""
@@ -146,12 +169,11 @@ class Program:
                     params["branches"] = tuple(copy(b) for b in params["branches"])
                 eqns.append(Eqn(e.primitive, tuple(fresh(a) for a in e.inputs),
                                 tuple(fresh(v) for v in e.outputs), params))
-            return attrs.evolve(
-                prog, inputs=tuple(fresh(v) for v in prog.inputs), eqns=tuple(eqns),
+            return prog.replace(
+                inputs=tuple(fresh(v) for v in prog.inputs), eqns=tuple(eqns),
                 outputs=tuple(fresh(a) for a in prog.outputs),
                 carried=tuple(Carried(c.name, fresh(c.input), fresh(c.output))
-                              for c in prog.carried),
-                meta=dict(prog.meta))
+                              for c in prog.carried))
 
         return copy(self)
 

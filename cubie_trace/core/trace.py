@@ -32,8 +32,7 @@ def trace(fn: Callable | Step | str, *args: Any, system: SystemLike | None = Non
     avals = [aval_of(x) for x in leaves]
     program, _ = trace_function(fn, avals, tree, name or getattr(fn, "__name__", "program"),
                                 root=True)
-    program.input_names = tuple(f"x{i}" for i in range(len(avals)))
-    return program
+    return program.replace(input_names=tuple(f"x{i}" for i in range(len(avals))))
 
 
 def trace_step(step: Step, system: SystemLike) -> Program:
@@ -70,17 +69,16 @@ def trace_step(step: Step, system: SystemLike) -> Program:
 
     program, _ = trace_function(stepped, [aval_of(a) for a in leaves], tree, step.name, root=True)
     keys = list(state_avals)
-    program.input_names = ("t", "dt", "y", *keys, *("p", "d")[: len(context)])
-    program.output_names = ("y_new", *(("error",) if step.error_order else ()),
-                            *(f"{k}_new" for k in keys), "status")
     n_out_state = len(program.outputs) - len(keys) - 1
-    program.carried = tuple(
-        Carried(k, program.inputs[3 + i], program.outputs[n_out_state + i])
-        for i, k in enumerate(keys))
-    program.meta.update(kind="step", order=step.order, error_order=step.error_order,
-                        implicit=step.implicit, system=system.name, n_states=n,
-                        n_parameters=system.n_parameters, **step.meta)
-    return program
+    return program.replace(
+        input_names=("t", "dt", "y", *keys, *("p", "d")[: len(context)]),
+        output_names=("y_new", *(("error",) if step.error_order else ()),
+                      *(f"{k}_new" for k in keys), "status"),
+        carried=tuple(Carried(k, program.inputs[3 + i], program.outputs[n_out_state + i])
+                      for i, k in enumerate(keys)),
+        meta=dict(kind="step", order=step.order, error_order=step.error_order,
+                  implicit=step.implicit, system=system.name, n_states=n,
+                  n_parameters=system.n_parameters, **step.meta))
 
 
 def _expect(step: Step, what: str, value: Any, aval: Aval) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import attrs
 
-from cubie_trace.core.linear import Linear, linearize
+from cubie_trace.core.linear import Linear
 from cubie_trace.core.program import Eqn, Program
 from cubie_trace.core.values import Var
 from cubie_trace.layout.fusion import inlined_values
@@ -48,7 +48,7 @@ class Liveness:
 
 def liveness(program: Program) -> Liveness:
     """Compute intervals, bindings, reservations and in-place pairs for `program`."""
-    lin = linearize(program)
+    lin = program.linear
     live = Liveness(program, lin, inlined_values(program))
     producer: dict[Var, Eqn] = {}
     for _, eqn in program.walk():

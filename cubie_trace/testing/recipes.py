@@ -313,8 +313,7 @@ class RandomFunction:
     def trace(self) -> Program:
         """The traced program (the recipe is kept in `program.meta["recipe"]`)."""
         program = ct.trace(self, *self.inputs, name="random")
-        program.meta["recipe"] = self.recipe
-        return program
+        return program.replace(meta={**program.meta, "recipe": self.recipe})
 
     def __repr__(self) -> str:
         pairs = zip(self.kinds, self.inputs, strict=True)
