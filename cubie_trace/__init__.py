@@ -1,5 +1,6 @@
 """cubie-trace: batch ODE integration from traced integrator steps with planned memory."""
 
+from cubie_trace.core.check import IRError, check_program
 from cubie_trace.core.counters import count
 from cubie_trace.core.interpreter import interpret
 from cubie_trace.core.ops import (
@@ -51,8 +52,9 @@ from cubie_trace.systems import ODESystem
 __version__ = "0.1.0"
 
 __all__ = [
-    "abs", "astype", "Aval", "buffer", "cond", "Controller", "cos", "count", "dot", "exp", "floor",
-    "fori_loop", "full", "function", "hint", "interpret", "isfinite", "Layout", "log",
+    "abs", "astype", "Aval", "buffer", "check_program", "cond", "Controller", "cos", "count",
+    "dot", "exp", "floor",
+    "fori_loop", "full", "function", "hint", "interpret", "IRError", "isfinite", "Layout", "log",
     "logical_and", "logical_not", "logical_or", "max", "max_abs", "maximum", "methods", "min",
     "minimum", "ODESystem", "OK", "plan", "Program", "rms_norm", "scalar", "sin", "Solution",
     "solve_ivp", "Solver", "sqrt", "stack", "Status", "Step", "step", "sum", "tan", "tanh", "tap",

@@ -79,12 +79,17 @@ def _param_text(eqn: Eqn) -> str:
     return f"[{' '.join(shown)}]" if shown else ""
 
 
-def _eqn_lines(eqn: Eqn, names: dict[Var, str], depth: int) -> list[str]:
-    pad = "  " * depth
+def eqn_text(eqn: Eqn, names: dict[Var, str]) -> str:
+    """The equation's line as `pretty` prints it, without its nested bodies."""
     outs = " ".join(_typed(v, names) for v in eqn.outputs)
     lhs = f"{outs} = " if outs else ""
     args = " ".join(_atom(a, names) for a in eqn.inputs)
-    lines = [f"{pad}{lhs}{eqn.primitive.name}{_param_text(eqn)} {args}".rstrip()]
+    return f"{lhs}{eqn.primitive.name}{_param_text(eqn)} {args}".rstrip()
+
+
+def _eqn_lines(eqn: Eqn, names: dict[Var, str], depth: int) -> list[str]:
+    pad = "  " * depth
+    lines = [pad + eqn_text(eqn, names)]
     labels = [k for k in ("program", "cond", "body") if k in eqn.params]
     labels += ["true", "false"][: len(eqn.params.get("branches", ()))]
     for label, sub in zip(labels, eqn.sub_programs):

@@ -44,7 +44,7 @@ class Eqn:
     outputs: tuple[Var, ...] = attrs.field(converter=tuple)
     params: Mapping[str, Any] = attrs.field(factory=dict, converter=frozen_mapping)
 
-    @property
+    @cached_property
     def sub_programs(self) -> list[Program]:
         return sub_programs(self.params)
 
