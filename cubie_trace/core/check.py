@@ -119,6 +119,10 @@ class _Checker:
         self.fail(f"{what} is never defined", eqn, program)
 
     def _signature(self, eqn: Eqn, program: Program) -> None:
+        control = eqn.primitive.control
+        if eqn.sub_programs and control is None:
+            self.fail(f"{eqn.primitive.name} is no control primitive but holds sub-programs",
+                      eqn, program)
         for sub in eqn.sub_programs:
             bound = eqn.bindings()
             if len(bound) != len(sub.inputs):
@@ -128,13 +132,13 @@ class _Checker:
             if passed != _avals(sub.inputs):
                 self.fail(f"sub-program {sub.name!r} takes {_short(_avals(sub.inputs))} but is "
                           f"passed {_short(passed)}", eqn, program)
-            expected = _sub_outputs(eqn, sub)
+            expected = control.sub_outputs(eqn, sub)  # type: ignore[union-attr]
             if expected != _avals(sub.outputs):
                 self.fail(f"sub-program {sub.name!r} returns {_short(_avals(sub.outputs))}, "
                           f"expected {_short(expected)}", eqn, program)
 
-        init = _carry_operands(eqn)
-        if init is not None and _avals(init) != _avals(eqn.outputs):
+        init = eqn.carries()
+        if eqn.is_loop and _avals(init) != _avals(eqn.outputs):
             self.fail(f"the loop's carries enter as {_short(_avals(init))} and leave as "
                       f"{_short(_avals(eqn.outputs))}", eqn, program)
 
@@ -149,20 +153,3 @@ class _Checker:
             self.fail(f"{prim.name} of {_short(_avals(eqn.inputs))} gives {_short(list(avals))}, "
                       f"not {_short(_avals(eqn.outputs))}", eqn, program)
 
-
-def _sub_outputs(eqn: Eqn, sub: Program) -> list[Aval]:
-    """What a sub-program must return: a loop condition its predicate, the others the
-    equation's results (a loop body its carries)."""
-    if sub is eqn.params.get("cond"):
-        pred = sub.outputs[0].aval if len(sub.outputs) == 1 else Aval((), "bool")
-        return [pred if pred.shape == () and pred.dtype in ("bool", "int32") else
-                Aval((), "bool")]
-    return _avals(eqn.outputs)
-
-
-def _carry_operands(eqn: Eqn) -> list[Atom] | None:
-    """A loop's initial carries (None for other equations)."""
-    if "n_carry" not in eqn.params:
-        return None
-    first = 2 if eqn.primitive.name == "fori_loop" else 0
-    return list(eqn.inputs[first:first + eqn.params["n_carry"]])

@@ -70,12 +70,12 @@ def _program_lines(program: Program, names: dict[Var, str], depth: int) -> list[
 
 def _param_text(eqn: Eqn) -> str:
     shown = []
+    nested = {id(p) for p in eqn.sub_programs}
     for key, value in eqn.params.items():
-        if key in ("program", "cond", "body", "branches") or value is None:
+        if value is None or id(value) in nested or (
+                isinstance(value, tuple) and value and id(value[0]) in nested):
             continue
-        if key == "system":
-            value = value.name
-        shown.append(f"{key}={value}")
+        shown.append(f"{key}={eqn.primitive.show(key, value)}")
     return f"[{' '.join(shown)}]" if shown else ""
 
 
@@ -90,9 +90,7 @@ def eqn_text(eqn: Eqn, names: dict[Var, str]) -> str:
 def _eqn_lines(eqn: Eqn, names: dict[Var, str], depth: int) -> list[str]:
     pad = "  " * depth
     lines = [pad + eqn_text(eqn, names)]
-    labels = [k for k in ("program", "cond", "body") if k in eqn.params]
-    labels += ["true", "false"][: len(eqn.params.get("branches", ()))]
-    for label, sub in zip(labels, eqn.sub_programs):
+    for label, sub in eqn.labelled_sub_programs:
         sub_lines = _program_lines(sub, names, depth + 2)
         lines.append(f"{pad}  {label}:")
         lines.extend(sub_lines)

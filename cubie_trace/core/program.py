@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from cubie_trace.core.primitives import Primitive, sub_programs
+from cubie_trace.core.primitives import Primitive
 from cubie_trace.core.values import Atom, Var
 
 if TYPE_CHECKING:
@@ -45,17 +45,46 @@ class Eqn:
     params: Mapping[str, Any] = attrs.field(factory=dict, converter=frozen_mapping)
 
     @cached_property
+    def labelled_sub_programs(self) -> list[tuple[str, Program]]:
+        """The sub-programs among the parameters (a Program, or a tuple of them), in
+        parameter order, each with its printed label."""
+        labels = self.primitive.control.labels if self.primitive.control else ()
+        out: list[tuple[str, Program]] = []
+        for key, value in self.params.items():
+            if isinstance(value, Program):
+                out.append((key, value))
+            elif _programs(value):
+                out.extend((labels[k] if k < len(labels) else f"{key}{k}", p)
+                           for k, p in enumerate(value))
+        return out
+
+    @cached_property
     def sub_programs(self) -> list[Program]:
-        return sub_programs(self.params)
+        return [p for _, p in self.labelled_sub_programs]
 
     def bindings(self) -> list[Atom | None]:
         """The operands passed to each sub-program input, in order (None: the loop index)."""
-        name = self.primitive.name
-        if name == "cond":
-            return list(self.inputs[1:])
-        if name == "fori_loop":
-            return [None, *self.inputs[2:]]
-        return list(self.inputs)
+        control = self.primitive.control
+        return control.bindings(self) if control else list(self.inputs)
+
+    def carries(self) -> list[Atom]:
+        """A loop's initial carries (empty for other equations)."""
+        control = self.primitive.control
+        return control.carries(self) if control else []
+
+    def carry_slot(self, k: int) -> Var | None:
+        """The carry slot (a result) that sub-program input `k` is bound to, if a carry."""
+        control = self.primitive.control
+        return control.carry_slot(self, k) if control else None
+
+    @property
+    def is_loop(self) -> bool:
+        return self.primitive.control is not None and self.primitive.control.loop
+
+
+def _programs(value: Any) -> bool:
+    """Whether a parameter holds a tuple of sub-programs (cond's branches)."""
+    return isinstance(value, tuple) and bool(value) and all(isinstance(p, Program) for p in value)
 
 
 @attrs.frozen
@@ -161,12 +190,9 @@ class Program:
         def copy(prog: Program) -> Program:
             eqns = []
             for e in prog.eqns:
-                params = dict(e.params)
-                for key in ("program", "cond", "body"):
-                    if key in params:
-                        params[key] = copy(params[key])
-                if "branches" in params:
-                    params["branches"] = tuple(copy(b) for b in params["branches"])
+                params = {key: copy(value) if isinstance(value, Program) else
+                          tuple(copy(p) for p in value) if _programs(value) else value
+                          for key, value in e.params.items()}
                 eqns.append(Eqn(e.primitive, tuple(fresh(a) for a in e.inputs),
                                 tuple(fresh(v) for v in e.outputs), params))
             return prog.replace(

@@ -33,7 +33,7 @@ def inlined_values(program: Program) -> dict[Var, Eqn]:
         for eqn in prog.eqns:
             for v in eqn.outputs:
                 producers[v] = (prog, eqn)
-            if eqn.primitive.name == "hint":
+            if not eqn.primitive.reads:
                 hinted.add(eqn.inputs[0])  # type: ignore[arg-type]
                 continue
             for a in eqn.inputs:
