@@ -74,7 +74,7 @@ def scalar(dtype: str = "float") -> Aval:
     return Aval((), dtype)
 
 
-@attrs.define(eq=False, repr=False)
+@attrs.frozen(eq=False, repr=False)
 class Var:
     """An SSA variable. Compared and hashed by identity."""
 

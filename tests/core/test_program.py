@@ -33,6 +33,12 @@ def test_equations_and_their_parameters_are_read_only() -> None:
         eqn.params["n_carry"] = 2  # type: ignore[index]
 
 
+def test_variables_are_immutable() -> None:
+    var = _program().inputs[0]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        var.aval = ct.scalar()  # type: ignore[misc]
+
+
 def test_meta_is_read_only_and_a_copy() -> None:
     source = {"kind": "test"}
     program = _program().replace(meta=source)
