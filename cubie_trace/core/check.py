@@ -2,7 +2,8 @@
 
 A well-formed program defines every variable exactly once, across all nested
 bodies, before any use; a sub-program references only its own inputs and its
-own definitions (captured values are explicit operands); each sub-program's
+own definitions (captured values are explicit operands; one sub-program object
+may serve several call sites); each sub-program's
 inputs match the operands its equation binds to them and its outputs match the
 equation's results (loop bodies return their carries); carried state pairs an
 input with an output of the same type; and every equation's results are what
@@ -43,10 +44,15 @@ class _Checker:
         self.home: dict[Var, Program] = {}
         self.names: dict[Var, str] = {}  # printed names, computed on failure only
         self.twice: list[tuple[Var, Eqn | None, Program]] = []
+        self.seen: set[int] = set()
         self._collect(program)
 
     def _collect(self, program: Program) -> None:
-        """Where each variable is defined; definitions seen twice are kept for `run`."""
+        """Where each variable is defined; definitions seen twice are kept for `run`. One
+        sub-program object called from several sites is one body, collected once."""
+        if id(program) in self.seen:
+            return
+        self.seen.add(id(program))
         for v in program.inputs:
             self._define(v, None, program)
         for eqn in program.eqns:

@@ -52,6 +52,13 @@ def test_double_definition_across_nested_bodies() -> None:
             "defined more than once", "in 'child'")
 
 
+def test_one_child_object_may_serve_several_call_sites() -> None:
+    x, y, z, r, q = Var(F3), Var(F3), Var(F3), Var(F3), Var(F3)
+    child = Program((y,), (z,), (eqn("neg", [y], [z]),), name="child")
+    ct.check_program(Program((x,), (q,), (eqn("call", [x], [r], program=child),
+                                          eqn("call", [r], [q], program=child))))
+
+
 def test_call_arguments_must_match_the_child_inputs() -> None:
     x, y, z, r = Var(F3), Var(Aval((4,))), Var(Aval((4,))), Var(Aval((4,)))
     child = Program((y,), (z,), (eqn("neg", [y], [z]),), name="child")
@@ -135,10 +142,12 @@ def test_checking_costs_little_next_to_tracing() -> None:
                                          states={"x": 1.0, "y": 0.0}, parameters={"k": 0.5})
     spec = LoopSpec(get_method("dopri5", system), ct.Controller("pi"), 4)
     build_loop(system, spec)  # system functions are built once, on first use
-    start = time.perf_counter()
-    program = build_loop(system, spec)  # tracing, the check included
-    traced = time.perf_counter() - start
-    start = time.perf_counter()
-    ct.check_program(program)
-    checked = time.perf_counter() - start
-    assert checked < 0.5 * traced, (checked, traced)
+    traced, checked = [], []
+    for _ in range(5):  # the fastest of several runs: the machine may be busy
+        start = time.perf_counter()
+        program = build_loop(system, spec)  # tracing, the check included
+        traced.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        ct.check_program(program)
+        checked.append(time.perf_counter() - start)
+    assert min(checked) < 0.25 * min(traced), (checked, traced)
