@@ -1,6 +1,7 @@
 """cubie-trace: batch ODE integration from traced integrator steps with planned memory."""
 
 from cubie_trace import solvers
+from cubie_trace.core.check import IRError, check_program
 from cubie_trace.core.counters import count
 from cubie_trace.core.interpreter import interpret
 from cubie_trace.core.ops import (
@@ -16,7 +17,6 @@ from cubie_trace.core.ops import (
     function,
     hint,
     isfinite,
-    ln,
     log,
     logical_and,
     logical_not,
@@ -33,6 +33,7 @@ from cubie_trace.core.ops import (
     sum,
     tan,
     tanh,
+    tap,
     where,
     while_loop,
     zeros,
@@ -52,11 +53,12 @@ from cubie_trace.systems import ODESystem
 __version__ = "0.1.0"
 
 __all__ = [
-    "abs", "astype", "Aval", "buffer", "cond", "Controller", "cos", "count", "dot", "exp", "floor",
-    "fori_loop", "full", "function", "hint", "interpret", "isfinite", "Layout", "ln", "log",
+    "abs", "astype", "Aval", "buffer", "check_program", "cond", "Controller", "cos", "count",
+    "dot", "exp", "floor",
+    "fori_loop", "full", "function", "hint", "interpret", "IRError", "isfinite", "Layout", "log",
     "logical_and", "logical_not", "logical_or", "max", "max_abs", "maximum", "methods", "min",
     "minimum", "ODESystem", "OK", "plan", "Program", "rms_norm", "scalar", "sin", "Solution",
-    "solve_ivp", "Solver", "sqrt", "stack", "Status", "Step", "step", "sum", "tan", "tanh",
+    "solve_ivp", "Solver", "sqrt", "stack", "Status", "Step", "step", "sum", "tan", "tanh", "tap",
     "trace", "TracerError", "where", "while_loop", "zeros", "zeros_like",
     "solvers",
 ]

@@ -144,7 +144,7 @@ def lower(program: Program, layout: Layout, target: str = "cuda", precision: str
     """Compile `program` with `layout` for `target` at `precision`.
 
     `batched[k]` says whether input k has one value per run (default: all do).
-    With `instrument=True` every `log` tap records up to `log_capacity` values per run.
+    With `instrument=True` every `ct.tap` records up to `log_capacity` values per run.
     """
     if layout.program is not program:
         raise ValueError("lower: the layout was planned for a different program")

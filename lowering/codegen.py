@@ -8,12 +8,14 @@ emitted in place with their own variables; system functions are called with
 array views. Buffers are read and written through `memory.Memory`, which alone
 knows where storage is. Copies appear only where the layout could not give a
 value and its destination one storage (loop carries, branch and child
-results, carried state, outputs).
+results, carried state, outputs). `LOWERING` maps each primitive to the method
+that emits its equations: the backend's half of a primitive's rule table.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from cubie_trace.core.program import Eqn, Program
@@ -26,12 +28,21 @@ OPS: dict[str, str] = {
     "add": "({0} + {1})", "sub": "({0} - {1})", "mul": "({0} * {1})", "div": "({0} / {1})",
     "floordiv": "({0} // {1})", "pow": "({0} ** {1})", "neg": "(-{0})", "abs": "abs({0})",
     "minimum": "min({0}, {1})", "maximum": "max({0}, {1})", "sqrt": "math.sqrt({0})",
-    "exp": "math.exp({0})", "ln": "math.log({0})", "sin": "math.sin({0})",
+    "exp": "math.exp({0})", "log": "math.log({0})", "sin": "math.sin({0})",
     "cos": "math.cos({0})", "tan": "math.tan({0})", "tanh": "math.tanh({0})",
     "floor": "FLOAT(math.floor({0}))", "lt": "({0} < {1})", "le": "({0} <= {1})",
     "gt": "({0} > {1})", "ge": "({0} >= {1})", "eq": "({0} == {1})", "ne": "({0} != {1})",
     "and": "({0} and {1})", "or": "({0} or {1})", "not": "(not {0})",
     "isfinite": "math.isfinite({0})", "where": "({1} if {0} else {2})",
+}
+# reductions: (start from element 0 or zero, statements per element, final expression)
+REDUCTION_TERMS: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "sum": ("zero", ("{acc} += {x}",), ""),
+    "max": ("first", ("{acc} = max({acc}, {x})",), ""),
+    "min": ("first", ("{acc} = min({acc}, {x})",), ""),
+    "max_abs": ("zero", ("{acc} = max({acc}, abs({x}))",), ""),
+    "dot": ("zero", ("{acc} += {x} * {y}",), ""),
+    "rms_norm": ("zero", ("{q} = {x} / {y}", "{acc} += {q} * {q}"), "math.sqrt({acc} / {n})"),
 }
 UNROLL = 4  # loops over at most this many elements are written out element by element
 CASTS = {"float": "FLOAT({0})", "float32": "np.float32({0})", "float64": "np.float64({0})",
@@ -101,13 +112,13 @@ class FunctionWriter:
         """Storage of a stored buffer: bound names first, then views, then the layout."""
         if var not in self.refs:
             eqn = self.producer.get(var)
-            if eqn is not None and eqn.primitive.kind == "view":
+            if eqn is not None and eqn.primitive.view is not None:
                 base = self.ref(eqn.inputs[0])  # type: ignore[arg-type]
-                if eqn.primitive.name == "slice":
-                    shift = str(eqn.params["start"])
-                else:
-                    index = self.scalar(eqn.inputs[1], "int32")
-                    shift = f"{index} * {var.aval.elements}"
+                view = eqn.primitive.view(eqn)
+                shift = str(view.offset)
+                if view.index is not None:
+                    shift = f"{self.scalar(view.index, 'int32')} * {view.stride}" + \
+                        (f" + {shift}" if view.offset else "")
                 self.refs[var] = base.shifted(shift)
             else:
                 self.refs[var] = self.memory.ref(self.layout.placements[var])
@@ -169,90 +180,88 @@ class FunctionWriter:
             self.equation(eqn)
 
     def equation(self, eqn: Eqn) -> None:
-        kind, name = eqn.primitive.kind, eqn.primitive.name
-        if kind == "elementwise":
-            out = eqn.outputs[0]
-            if out in self.layout.inlined:
-                return
-            if not out.is_buffer:
-                self.values[out] = self.names[out]
-                self.emit(f"{self.names[out]} = {self.expression(eqn, '0')}")
-                return
-            self.each(out.aval.elements,
-                      lambda i: [f"{self.ref(out).at(i)} = {self.expression(eqn, i)}"])
-        elif kind == "reduction":
-            self.reduction(eqn)
-        elif kind == "view":
-            out = eqn.outputs[0]
-            if out.is_buffer:
-                self.ref(out)
-            else:
-                base = self.ref(eqn.inputs[0])  # type: ignore[arg-type]
-                self.values[out] = self.names[out]
-                self.emit(f"{self.names[out]} = {base.at(self.scalar(eqn.inputs[1], 'int32'))}")
-        elif name == "set_index":
-            base, index, value = eqn.inputs
-            out = eqn.outputs[0]
-            self.copy(base, out)
-            width = out.aval.elements // out.shape[0]
-            start = f"{self.scalar(index, 'int32')} * {width}"
-            self.each(width, lambda i: [f"{self.ref(out).at(f'{start} + {i}')} = "
-                                        f"{self.element(value, i, out.dtype)}"])
-        elif name == "stack":
-            out = eqn.outputs[0]
-            width = out.shape[1]
-            for r, row in enumerate(eqn.inputs):
-                row_ref = self.ref(out).shifted(str(r * width))
-                self.each(width, lambda i, row=row, ref=row_ref: [
-                    f"{ref.at(i)} = {self.element(row, i, out.dtype)}"])
-        elif name == "fill":
-            out = eqn.outputs[0]
-            value = self.scalar(eqn.inputs[0], out.dtype)
-            self.each(out.aval.elements, lambda i: [f"{self.ref(out).at(i)} = {value}"])
-        elif name == "system":
-            self.system_call(eqn)
-        elif name == "call":
-            child = eqn.params["program"]
-            self.emit(f"# call {child.name}")
-            self.bind(child, list(eqn.inputs))
-            self.body(child)
-            for inner, outer in zip(child.outputs, eqn.outputs):
-                self.copy(inner, outer)
-        elif name == "cond":
-            self.conditional(eqn)
-        elif name in ("while_loop", "fori_loop"):
-            self.loop(eqn)
-        elif name == "log":
-            if self.instrument:
-                self.memory.log_write(self, eqn.params["name"], eqn.inputs[0])
-        elif name != "hint":
-            raise NotImplementedError(f"no lowering for primitive {name!r}")
+        rule = LOWERING.get(eqn.primitive.name)
+        if rule is None:
+            raise NotImplementedError(f"no lowering for primitive {eqn.primitive.name!r}")
+        rule(self, eqn)
+
+    def elementwise(self, eqn: Eqn) -> None:
+        out = eqn.outputs[0]
+        if out in self.layout.inlined:
+            return
+        if not out.is_buffer:
+            self.values[out] = self.names[out]
+            self.emit(f"{self.names[out]} = {self.expression(eqn, '0')}")
+            return
+        self.each(out.aval.elements,
+                  lambda i: [f"{self.ref(out).at(i)} = {self.expression(eqn, i)}"])
+
+    def view(self, eqn: Eqn) -> None:
+        out = eqn.outputs[0]
+        if out.is_buffer:
+            self.ref(out)
+        else:
+            base = self.ref(eqn.inputs[0])  # type: ignore[arg-type]
+            self.values[out] = self.names[out]
+            self.emit(f"{self.names[out]} = {base.at(self.scalar(eqn.inputs[1], 'int32'))}")
+
+    def set_index(self, eqn: Eqn) -> None:
+        base, index, value = eqn.inputs
+        out = eqn.outputs[0]
+        self.copy(base, out)
+        width = out.aval.elements // out.shape[0]
+        start = f"{self.scalar(index, 'int32')} * {width}"
+        self.each(width, lambda i: [f"{self.ref(out).at(f'{start} + {i}')} = "
+                                    f"{self.element(value, i, out.dtype)}"])
+
+    def stack(self, eqn: Eqn) -> None:
+        out = eqn.outputs[0]
+        width = out.shape[1]
+        for r, row in enumerate(eqn.inputs):
+            row_ref = self.ref(out).shifted(str(r * width))
+            self.each(width, lambda i, row=row, ref=row_ref: [
+                f"{ref.at(i)} = {self.element(row, i, out.dtype)}"])
+
+    def fill(self, eqn: Eqn) -> None:
+        out = eqn.outputs[0]
+        value = self.scalar(eqn.inputs[0], out.dtype)
+        self.each(out.aval.elements, lambda i: [f"{self.ref(out).at(i)} = {value}"])
+
+    def call(self, eqn: Eqn) -> None:
+        child = eqn.params["program"]
+        self.emit(f"# call {child.name}")
+        self.bind(child, list(eqn.inputs))
+        self.body(child)
+        for inner, outer in zip(child.outputs, eqn.outputs):
+            self.copy(inner, outer)
+
+    def tap(self, eqn: Eqn) -> None:
+        if self.instrument:
+            self.memory.log_write(self, eqn.params["name"], eqn.inputs[0])
+
+    def hint(self, eqn: Eqn) -> None:
+        """Hints only inform the layout."""
 
     def reduction(self, eqn: Eqn) -> None:
+        """An accumulation: `start` (from element 0 or zero), a loop of `terms`, `finish`."""
         name, out = eqn.primitive.name, eqn.outputs[0]
         x = eqn.inputs[0]
         n = x.aval.elements
         acc, dtype = self.names[out], out.dtype
-        zero = literal(Lit(0.0 if dtype in FLOATS else 0, dtype), dtype)
+        start, terms, finish = REDUCTION_TERMS[name]
 
-        def element(operand: Atom, i: str) -> str:
-            return self.element(operand, i, dtype)
+        def element(k: int, i: str) -> str:
+            return self.element(eqn.inputs[k], i, dtype)
 
-        if name in ("max", "min"):
-            self.emit(f"{acc} = {element(x, '0')}")
-            self.each(n, lambda i: [f"{acc} = {name}({acc}, {element(x, i)})"], start=1)
-        elif name == "rms_norm":
-            self.emit(f"{acc} = {zero}")
-            q = self.fresh("q")
-            self.each(n, lambda i: [f"{q} = {element(x, i)} / {element(eqn.inputs[1], i)}",
-                                    f"{acc} += {q} * {q}"])
-            self.emit(f"{acc} = math.sqrt({acc} / {literal(Lit(float(n), dtype), dtype)})")
-        else:
-            terms = {"sum": lambda i: f"{acc} += {element(x, i)}",
-                     "max_abs": lambda i: f"{acc} = max({acc}, abs({element(x, i)}))",
-                     "dot": lambda i: f"{acc} += {element(x, i)} * {element(eqn.inputs[1], i)}"}
-            self.emit(f"{acc} = {zero}")
-            self.each(n, lambda i: [terms[name](i)])
+        first = 1 if start == "first" else 0
+        self.emit(f"{acc} = {element(0, '0') if first else _zero(dtype)}")
+        scratch = self.fresh("q") if any("{q}" in t for t in terms) else ""
+        self.each(n, lambda i: [line.format(acc=acc, q=scratch, x=element(0, i),
+                                            y=element(1, i) if len(eqn.inputs) > 1 else "")
+                                for line in terms], start=first)
+        if finish:
+            self.emit(f"{acc} = " + finish.format(acc=acc, n=literal(Lit(float(n), dtype),
+                                                                      dtype)))
         self.values[out] = acc
 
     def system_call(self, eqn: Eqn) -> None:
@@ -269,7 +278,7 @@ class FunctionWriter:
         self.emit(f"{func}({', '.join(args)})")
 
     def conditional(self, eqn: Eqn) -> None:
-        true_branch, false_branch = eqn.params["branches"]
+        true_branch, false_branch = eqn.sub_programs
         for v in eqn.outputs:
             if not v.is_buffer:
                 self.values[v] = self.names[v]
@@ -285,14 +294,14 @@ class FunctionWriter:
             self.depth -= 1
 
     def loop(self, eqn: Eqn) -> None:
-        fori = eqn.primitive.name == "fori_loop"
-        n = eqn.params["n_carry"]
-        first = 2 if fori else 0
+        control = eqn.primitive.control
+        fori = control.index
+        carries = eqn.carries()
         slots = list(eqn.outputs)
-        for init, slot in zip(eqn.inputs[first:first + n], slots):
+        for init, slot in zip(carries, slots):
             self.copy(init, slot)
-        body = eqn.params["body"]
-        consts = list(eqn.inputs[first + n:])
+        body = control.body(eqn)
+        consts = list(eqn.inputs[control.skip + len(carries):])
         if fori:
             index = self.names[body.inputs[0]]
             self.values[body.inputs[0]] = index
@@ -302,7 +311,7 @@ class FunctionWriter:
             self.emit("while True:")
         self.depth += 1
         if not fori:
-            cond = eqn.params["cond"]
+            cond = eqn.params[control.predicate]
             self.bind(cond, [*slots, *consts])
             self.body(cond)
             self.emit(f"if not {self.scalar(cond.outputs[0], 'bool')}:")
@@ -325,6 +334,23 @@ class FunctionWriter:
                 self.refs[result] = tmp
         for result, slot in pending:
             self.copy(result, slot)
+
+
+# The lowering rule of each primitive: the method that emits its equations.
+LOWERING: dict[str, Callable[[FunctionWriter, Eqn], None]] = {
+    **{name: FunctionWriter.elementwise for name in [*OPS, "cast"]},
+    **{name: FunctionWriter.reduction for name in REDUCTION_TERMS},
+    "index": FunctionWriter.view, "slice": FunctionWriter.view,
+    "set_index": FunctionWriter.set_index, "stack": FunctionWriter.stack,
+    "fill": FunctionWriter.fill, "system": FunctionWriter.system_call,
+    "call": FunctionWriter.call, "cond": FunctionWriter.conditional,
+    "while_loop": FunctionWriter.loop, "fori_loop": FunctionWriter.loop,
+    "tap": FunctionWriter.tap, "hint": FunctionWriter.hint,
+}
+
+
+def _zero(dtype: str) -> str:
+    return literal(Lit(0.0 if dtype in FLOATS else 0, dtype), dtype)
 
 
 def _operand_dtype(eqn: Eqn) -> str:

@@ -89,7 +89,7 @@ def system_functions(program: Program, target_module: object) -> tuple[dict, lis
     names: dict = {}
     lines: list[str] = []
     for _, eqn in program.walk():
-        if eqn.primitive.name != "system":
+        if eqn.primitive.kind != "system":
             continue
         system, fn = eqn.params["system"], eqn.params["fn"]
         key = (id(system), fn)

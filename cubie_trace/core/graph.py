@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import networkx as nx
 
-from cubie_trace.core.linear import linearize
 from cubie_trace.core.program import Program
 from cubie_trace.core.values import Var
 
@@ -17,7 +16,7 @@ def buffer_graph(program: Program) -> nx.DiGraph:
     from a value to one whose storage it may take (an elementwise result to an
     operand that dies at that equation, a view to its base)."""
     names = program.names
-    lin = linearize(program)
+    lin = program.linear
     graph = nx.DiGraph(name=program.name)
     producer: dict[Var, str] = {}
     inputs = {v for prog in [program, *(p for _, e in program.walk() for p in e.sub_programs)]

@@ -1,7 +1,7 @@
 """The reference interpreter: evaluates a program with numpy, with no aliasing.
 
 Every lowering is tested against it. Values are numpy arrays and 0-d numpy
-scalars of each variable's dtype under the working `precision`; `log` taps
+scalars of each variable's dtype under the working `precision`; `tap`s
 append copies of their operand to the log, in execution order.
 """
 
@@ -70,31 +70,12 @@ class _Evaluator:
             return numpy_dtype(atom.dtype, self.precision).type(atom.value)
         return env[atom]
 
+    def record(self, name: str, value: Any) -> None:
+        self.records.setdefault(name, []).append(np.array(value, copy=True))
+
     def apply(self, eqn: Eqn, ins: list[Any]) -> list[Any]:
-        name, params = eqn.primitive.name, eqn.params
-        if name == "call":
-            return self.run(params["program"], ins)
-        if name == "cond":
-            branch = params["branches"][0 if bool(ins[0]) else 1]
-            return self.run(branch, ins[1:])
-        if name == "while_loop":
-            n = params["n_carry"]
-            carry, consts = ins[:n], ins[n:]
-            while bool(self.run(params["cond"], carry + consts)[0]):
-                carry = self.run(params["body"], carry + consts)
-            return carry
-        if name == "fori_loop":
-            n = params["n_carry"]
-            lower, upper, carry, consts = ins[0], ins[1], ins[2:2 + n], ins[2 + n:]
-            for i in range(int(lower), int(upper)):
-                carry = self.run(params["body"], [np.int32(i), *carry, *consts])
-            return carry
-        if name == "log":
-            self.records.setdefault(params["name"], []).append(np.array(ins[0], copy=True))
-            return []
-        if name == "hint":
-            return []
-        if eqn.primitive.uses_precision:
-            params = {**params, "precision": self.precision}
+        """The primitive's numpy rule, given the services it names in its `context`."""
+        services = {"precision": self.precision, "run": self.run, "record": self.record}
+        extra = {key: services[key] for key in eqn.primitive.context}
         with np.errstate(all="ignore"):
-            return eqn.primitive.impl(*ins, **params)
+            return eqn.primitive.impl(*ins, **eqn.params, **extra)

@@ -67,7 +67,7 @@ def linearize(program: Program) -> Linear:
             pos = counter[0]
             lin.start[eqn] = pos
             lin.parent[eqn] = owner
-            if eqn.primitive.name != "hint":
+            if eqn.primitive.reads:
                 for a in eqn.inputs:
                     use(a, pos)
             for sub in eqn.sub_programs:

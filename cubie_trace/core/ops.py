@@ -51,8 +51,8 @@ def _binary(name: str) -> Callable[[Any, Any], Any]:
     return op
 
 
-sqrt, exp, ln, sin, cos, tan, tanh, floor, isfinite = (
-    _unary(n) for n in ("sqrt", "exp", "ln", "sin", "cos", "tan", "tanh", "floor", "isfinite"))
+sqrt, exp, log, sin, cos, tan, tanh, floor, isfinite = (
+    _unary(n) for n in ("sqrt", "exp", "log", "sin", "cos", "tan", "tanh", "floor", "isfinite"))
 abs = _unary("abs")  # noqa: A001
 logical_not = _unary("not")
 minimum, maximum, logical_and, logical_or = (
@@ -171,8 +171,8 @@ def _trace_joint(fns: Sequence[Callable], in_avals: list[Aval], in_tree: Any,
     programs = []
     for program, captured in traced:
         own = dict(zip((t.var for t in captured), program.inputs[n:]))
-        program.inputs = program.inputs[:n] + tuple(own.get(v, Var(v.aval)) for v in union)
-        programs.append(program)
+        programs.append(program.replace(
+            inputs=program.inputs[:n] + tuple(own.get(v, Var(v.aval)) for v in union)))
     return programs, list(union.values())
 
 
@@ -299,9 +299,9 @@ def hint(x: Any, name: str | None = None, location: str | None = None) -> Any:
     return x
 
 
-def log(name: str, x: Any) -> None:
-    """Tap: record the value of `x` under `name` in instrumented runs."""
+def tap(name: str, x: Any) -> None:
+    """Record the value of `x` under `name` in instrumented runs."""
     if not name.isidentifier():
-        raise ValueError(f"log: name must be an identifier, got {name!r}")
+        raise ValueError(f"tap: name must be an identifier, got {name!r}")
     if isinstance(x, tr.Tracer):
-        tr.current().add("log", [x], {"name": name})
+        tr.current().add("tap", [x], {"name": name})

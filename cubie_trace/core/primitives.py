@@ -1,30 +1,45 @@
-"""The closed set of primitives: shape/dtype rules and numpy rules.
+"""The closed set of primitives, each with its rule table in one place.
 
-Every equation applies one primitive. A primitive's `kind` tells later passes
-what it may do with storage:
+Every equation applies one primitive. A `Primitive` holds, for that primitive:
 
-- ``elementwise``: result element i depends only on operand elements i
-  (scalars broadcast), so the result may reuse a dying operand's storage;
-- ``reduction``: buffer(s) in, scalar out;
-- ``view``: the result reads part of its base without copying;
-- ``update``/``build``/``fill``: build a buffer or stack (a fresh value);
-- ``system``: a call into the ODE system, reads its inputs, writes its output;
-- ``control``: structured control flow or a child call, with sub-programs;
-- ``annotation``: no outputs (`hint`, `log`).
+- ``abstract``: the shape/dtype rule, `abstract(avals, weak, **params) -> [Aval]`
+  (tracing runs it to type results, `check_program` re-runs it);
+- ``impl``: the numpy rule, `impl(*values, **params, **services) -> [value]`; the
+  interpreter passes the services named in ``context``: ``precision`` (the working
+  float type), ``run(program, args)`` (evaluate a sub-program), ``record(name, value)``
+  (append to the instrumented log);
+- ``kind``: its role for liveness and aliasing:
+  ``elementwise`` (result element i depends only on operand elements i, scalars
+  broadcast, so the result may take a dying operand's storage), ``reduction``
+  (buffers in, a scalar out), ``view`` (reads part of its base without copying;
+  ``view`` gives where it starts), ``update`` (a copy of its first operand with a
+  part replaced, which may be done in place), ``build``/``fill`` (a fresh buffer),
+  ``system`` (a call into the ODE system), ``control`` (structured control flow or a
+  child call; ``control`` says how operands reach the sub-programs, which are found
+  by type among the parameters: a `Program` or a tuple of them), ``annotation`` (no
+  outputs; ``reads=False`` when its operand is not a use, as for `hint`);
+- ``show``: the printing rule for a parameter's value (default: as is).
 
-Control-flow primitives are evaluated by the interpreter, which owns
-sub-program evaluation; the rest carry their numpy rule here.
+The lowering rule (how code is emitted) lives with the backend, in the table
+`lowering.codegen.LOWERING` keyed by primitive name, so core knows no backend.
+
+Adding a primitive: register it here with its rules (`_register`), add the user
+function in `cubie_trace.core.ops`, its entry in `lowering.codegen.LOWERING`
+(tests check that every primitive has one), and tests against numpy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
 
-from cubie_trace.core.values import FLOAT_DTYPES, Aval, numpy_dtype
+from cubie_trace.core.values import FLOAT_DTYPES, Atom, Aval, Var, numpy_dtype
+
+if TYPE_CHECKING:
+    from cubie_trace.core.program import Eqn, Program
 
 
 class TracerError(Exception):
@@ -32,14 +47,74 @@ class TracerError(Exception):
 
 
 @attrs.frozen
+class Control:
+    """How a control primitive passes its operands to its sub-programs.
+
+    The first `skip` operands are read by the equation itself (a predicate, loop
+    bounds); the rest are passed to every sub-program, after the loop index when
+    `index`. A `loop` runs its sub-programs repeatedly: the first `n_carry` operands
+    passed are the initial carries, bound to the carry slots (the equation's results),
+    the others are constants read on every iteration. `predicate` names the parameter
+    holding a loop's condition; `labels` are the printed names of a tuple of
+    sub-programs (cond's branches).
+    """
+
+    skip: int = 0
+    index: bool = False
+    loop: bool = False
+    predicate: str | None = None
+    labels: tuple[str, ...] = ()
+
+    def bindings(self, eqn: Eqn) -> list[Atom | None]:
+        """The operand bound to each sub-program input (None: the loop index)."""
+        return [None] * self.index + list(eqn.inputs[self.skip:])
+
+    def carries(self, eqn: Eqn) -> list[Atom]:
+        """A loop's initial carries (none for other control)."""
+        return list(eqn.inputs[self.skip:self.skip + eqn.params["n_carry"]]) if self.loop else []
+
+    def carry_slot(self, eqn: Eqn, k: int) -> Var | None:
+        """The carry slot sub-program input `k` is bound to, if it is a carry."""
+        j = k - self.index
+        return eqn.outputs[j] if self.loop and 0 <= j < eqn.params["n_carry"] else None
+
+    def body(self, eqn: Eqn) -> Program:
+        """The sub-program computing a loop's next carries (not its condition)."""
+        cond = eqn.params[self.predicate] if self.predicate else None
+        return next(p for p in eqn.sub_programs if p is not cond)
+
+    def sub_outputs(self, eqn: Eqn, sub: Program) -> list[Aval]:
+        """What `sub` must return: a bool or int32 predicate for a loop's condition, the
+        equation's results otherwise."""
+        if self.predicate is not None and sub is eqn.params[self.predicate]:
+            got = [a.aval for a in sub.outputs]
+            return got if got in ([Aval((), "bool")], [Aval((), "int32")]) else \
+                [Aval((), "bool")]
+        return [v.aval for v in eqn.outputs]
+
+
+@attrs.frozen
+class View:
+    """Where a view starts in its base: at element `offset + index * stride`."""
+
+    offset: int
+    index: Atom | None = None
+    stride: int = 0
+
+
+@attrs.frozen
 class Primitive:
-    """A primitive operation of the IR."""
+    """A primitive operation of the IR and its rules (see the module docstring)."""
 
     name: str
     kind: str
     abstract: Callable[..., list[Aval]]
-    impl: Callable[..., list[Any]] | None = None
-    uses_precision: bool = False  # its numpy rule takes the working `precision`
+    impl: Callable[..., list[Any]]
+    context: tuple[str, ...] = ()
+    control: Control | None = None
+    view: Callable[[Eqn], View] | None = None
+    reads: bool = True
+    show: Callable[[str, Any], Any] = lambda key, value: value
 
     def __str__(self) -> str:
         return self.name
@@ -48,9 +123,9 @@ class Primitive:
 PRIMITIVES: dict[str, Primitive] = {}
 
 
-def _register(name: str, kind: str, abstract: Callable, impl: Callable | None = None,
-              uses_precision: bool = False) -> Primitive:
-    prim = Primitive(name, kind, abstract, impl, uses_precision)
+def _register(name: str, kind: str, abstract: Callable, impl: Callable,
+              **rules: Any) -> Primitive:
+    prim = Primitive(name, kind, abstract, impl, **rules)
     PRIMITIVES[name] = prim
     return prim
 
@@ -122,7 +197,7 @@ ELEMENTWISE: dict[str, tuple[Callable, str]] = {
     "maximum": (np.maximum, "promote"),
     "sqrt": (np.sqrt, "float"),
     "exp": (np.exp, "float"),
-    "ln": (np.log, "float"),
+    "log": (np.log, "float"),
     "sin": (np.sin, "float"),
     "cos": (np.cos, "float"),
     "tan": (np.tan, "float"),
@@ -146,7 +221,7 @@ for _name, (_fn, _rule) in ELEMENTWISE.items():
               (lambda f: lambda *xs, **p: [f(*xs)])(_fn))
 _register("cast", "elementwise", _elementwise_abstract("cast", "cast"),
           lambda x, dtype, precision="float64":
-          [np.asarray(x).astype(numpy_dtype(dtype, precision))[()]], uses_precision=True)
+          [np.asarray(x).astype(numpy_dtype(dtype, precision))[()]], context=("precision",))
 
 
 # ---------------------------------------------------------------- reductions
@@ -232,14 +307,16 @@ def _fill_abstract(avals: list[Aval], weak: list[bool], shape: tuple[int, ...],
 
 
 _register("index", "view", _index_abstract,
-          lambda base, index: [np.array(base[int(index)], copy=True)])
+          lambda base, index: [np.array(base[int(index)], copy=True)],
+          view=lambda eqn: View(0, eqn.inputs[1], eqn.outputs[0].aval.elements))
 _register("slice", "view", _slice_abstract,
-          lambda base, start, stop: [np.array(base[start:stop], copy=True)])
+          lambda base, start, stop: [np.array(base[start:stop], copy=True)],
+          view=lambda eqn: View(eqn.params["start"]))
 _register("set_index", "update", _set_index_abstract, _set_index_impl)
 _register("stack", "build", _stack_abstract, lambda *rows: [np.stack(rows)])
 _register("fill", "fill", _fill_abstract,
           lambda value, shape, dtype, precision="float64":
-          [np.full(shape, value, dtype=numpy_dtype(dtype, precision))], uses_precision=True)
+          [np.full(shape, value, dtype=numpy_dtype(dtype, precision))], context=("precision",))
 
 
 # ---------------------------------------------------------------- system calls
@@ -253,7 +330,8 @@ def _system_impl(*args: Any, system: Any, fn: str) -> list[Any]:
     return list(system.evaluate(fn, *args))
 
 
-_register("system", "system", _system_abstract, _system_impl)
+_register("system", "system", _system_abstract, _system_impl,
+          show=lambda key, value: value.name if key == "system" else value)
 
 
 # ---------------------------------------------------------------- control flow
@@ -263,23 +341,37 @@ def _program_outputs(program: Any) -> list[Aval]:
     return [a.aval for a in program.outputs]
 
 
-_register("call", "control", lambda avals, weak, program: _program_outputs(program))
-_register("cond", "control", lambda avals, weak, branches: _program_outputs(branches[0]))
+def _while_impl(*ins: Any, cond: Program, body: Program, n_carry: int,
+                run: Callable) -> list[Any]:
+    carry, consts = list(ins[:n_carry]), list(ins[n_carry:])
+    while bool(run(cond, carry + consts)[0]):
+        carry = run(body, carry + consts)
+    return carry
+
+
+def _fori_impl(lower: Any, upper: Any, *ins: Any, body: Program, n_carry: int,
+               run: Callable) -> list[Any]:
+    carry, consts = list(ins[:n_carry]), list(ins[n_carry:])
+    for i in range(int(lower), int(upper)):
+        carry = run(body, [np.int32(i), *carry, *consts])
+    return carry
+
+
+_register("call", "control", lambda avals, weak, program: _program_outputs(program),
+          lambda *ins, program, run: run(program, list(ins)),
+          context=("run",), control=Control())
+_register("cond", "control", lambda avals, weak, branches: _program_outputs(branches[0]),
+          lambda pred, *ins, branches, run: run(branches[0 if bool(pred) else 1], list(ins)),
+          context=("run",), control=Control(skip=1, labels=("true", "false")))
 _register("while_loop", "control", lambda avals, weak, cond, body, n_carry:
-          _program_outputs(body))
-_register("fori_loop", "control", lambda avals, weak, body, n_carry: _program_outputs(body))
+          _program_outputs(body), _while_impl,
+          context=("run",), control=Control(loop=True, predicate="cond"))
+_register("fori_loop", "control", lambda avals, weak, body, n_carry: _program_outputs(body),
+          _fori_impl, context=("run",), control=Control(skip=2, index=True, loop=True))
 
 # ---------------------------------------------------------------- annotations
 
-_register("hint", "annotation", lambda avals, weak, name, location: [])
-_register("log", "annotation", lambda avals, weak, name: [])
-
-
-def sub_programs(params: dict[str, Any]) -> list[Any]:
-    """The sub-programs an equation's parameters hold, in a fixed order."""
-    out: list[Any] = []
-    for key in ("program", "cond", "body"):
-        if key in params:
-            out.append(params[key])
-    out.extend(params.get("branches", ()))
-    return out
+_register("hint", "annotation", lambda avals, weak, name, location: [],
+          lambda x, name, location: [], reads=False)
+_register("tap", "annotation", lambda avals, weak, name: [],
+          lambda x, name, record: record(name, x) or [], context=("record",))

@@ -70,24 +70,27 @@ def _program_lines(program: Program, names: dict[Var, str], depth: int) -> list[
 
 def _param_text(eqn: Eqn) -> str:
     shown = []
+    nested = {id(p) for p in eqn.sub_programs}
     for key, value in eqn.params.items():
-        if key in ("program", "cond", "body", "branches") or value is None:
+        if value is None or id(value) in nested or (
+                isinstance(value, tuple) and value and id(value[0]) in nested):
             continue
-        if key == "system":
-            value = value.name
-        shown.append(f"{key}={value}")
+        shown.append(f"{key}={eqn.primitive.show(key, value)}")
     return f"[{' '.join(shown)}]" if shown else ""
+
+
+def eqn_text(eqn: Eqn, names: dict[Var, str]) -> str:
+    """The equation's line as `pretty` prints it, without its nested bodies."""
+    outs = " ".join(_typed(v, names) for v in eqn.outputs)
+    lhs = f"{outs} = " if outs else ""
+    args = " ".join(_atom(a, names) for a in eqn.inputs)
+    return f"{lhs}{eqn.primitive.name}{_param_text(eqn)} {args}".rstrip()
 
 
 def _eqn_lines(eqn: Eqn, names: dict[Var, str], depth: int) -> list[str]:
     pad = "  " * depth
-    outs = " ".join(_typed(v, names) for v in eqn.outputs)
-    lhs = f"{outs} = " if outs else ""
-    args = " ".join(_atom(a, names) for a in eqn.inputs)
-    lines = [f"{pad}{lhs}{eqn.primitive.name}{_param_text(eqn)} {args}".rstrip()]
-    labels = [k for k in ("program", "cond", "body") if k in eqn.params]
-    labels += ["true", "false"][: len(eqn.params.get("branches", ()))]
-    for label, sub in zip(labels, eqn.sub_programs):
+    lines = [pad + eqn_text(eqn, names)]
+    for label, sub in eqn.labelled_sub_programs:
         sub_lines = _program_lines(sub, names, depth + 2)
         lines.append(f"{pad}  {label}:")
         lines.extend(sub_lines)

@@ -6,44 +6,85 @@ an output that are one storage surviving from call to call). Sub-programs
 (loop bodies, cond branches, child functions) hang off equation parameters
 and never reference variables of their parents: captured values are explicit
 operands.
+
+Programs and equations are immutable: derived data (printed names, the buffer
+graph, the linear order) is computed once and cannot go stale. A change is a
+new Program (`Program.replace`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cached_property
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from cubie_trace.core.primitives import Primitive, sub_programs
+from cubie_trace.core.primitives import Primitive
 from cubie_trace.core.values import Atom, Var
 
 if TYPE_CHECKING:
     import networkx as nx
 
+    from cubie_trace.core.linear import Linear
 
-@attrs.define(eq=False)
+
+def frozen_mapping(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A read-only copy of `mapping`."""
+    return MappingProxyType(dict(mapping))
+
+
+@attrs.frozen(eq=False)
 class Eqn:
     """One application of a primitive: `outputs = primitive[params](inputs)`."""
 
     primitive: Primitive
-    inputs: tuple[Atom, ...]
-    outputs: tuple[Var, ...]
-    params: dict[str, Any] = attrs.field(factory=dict)
+    inputs: tuple[Atom, ...] = attrs.field(converter=tuple)
+    outputs: tuple[Var, ...] = attrs.field(converter=tuple)
+    params: Mapping[str, Any] = attrs.field(factory=dict, converter=frozen_mapping)
 
-    @property
+    @cached_property
+    def labelled_sub_programs(self) -> list[tuple[str, Program]]:
+        """The sub-programs among the parameters (a Program, or a tuple of them), in
+        parameter order, each with its printed label."""
+        labels = self.primitive.control.labels if self.primitive.control else ()
+        out: list[tuple[str, Program]] = []
+        for key, value in self.params.items():
+            if isinstance(value, Program):
+                out.append((key, value))
+            elif _programs(value):
+                out.extend((labels[k] if k < len(labels) else f"{key}{k}", p)
+                           for k, p in enumerate(value))
+        return out
+
+    @cached_property
     def sub_programs(self) -> list[Program]:
-        return sub_programs(self.params)
+        return [p for _, p in self.labelled_sub_programs]
 
     def bindings(self) -> list[Atom | None]:
         """The operands passed to each sub-program input, in order (None: the loop index)."""
-        name = self.primitive.name
-        if name == "cond":
-            return list(self.inputs[1:])
-        if name == "fori_loop":
-            return [None, *self.inputs[2:]]
-        return list(self.inputs)
+        control = self.primitive.control
+        return control.bindings(self) if control else list(self.inputs)
+
+    def carries(self) -> list[Atom]:
+        """A loop's initial carries (empty for other equations)."""
+        control = self.primitive.control
+        return control.carries(self) if control else []
+
+    def carry_slot(self, k: int) -> Var | None:
+        """The carry slot (a result) that sub-program input `k` is bound to, if a carry."""
+        control = self.primitive.control
+        return control.carry_slot(self, k) if control else None
+
+    @property
+    def is_loop(self) -> bool:
+        return self.primitive.control is not None and self.primitive.control.loop
+
+
+def _programs(value: Any) -> bool:
+    """Whether a parameter holds a tuple of sub-programs (cond's branches)."""
+    return isinstance(value, tuple) and bool(value) and all(isinstance(p, Program) for p in value)
 
 
 @attrs.frozen
@@ -55,20 +96,24 @@ class Carried:
     output: Atom
 
 
-@attrs.define(eq=False)
+@attrs.frozen(eq=False)
 class Program:
-    """A traced function: inputs, equations, outputs and carried state."""
+    """A traced function: inputs, equations, outputs and carried state. Immutable."""
 
-    inputs: tuple[Var, ...]
-    outputs: tuple[Atom, ...]
-    eqns: tuple[Eqn, ...]
+    inputs: tuple[Var, ...] = attrs.field(converter=tuple)
+    outputs: tuple[Atom, ...] = attrs.field(converter=tuple)
+    eqns: tuple[Eqn, ...] = attrs.field(converter=tuple)
     name: str = "program"
-    carried: tuple[Carried, ...] = ()
-    input_names: tuple[str, ...] = ()
-    output_names: tuple[str, ...] = ()
+    carried: tuple[Carried, ...] = attrs.field(default=(), converter=tuple)
+    input_names: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    output_names: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     in_tree: Any = None
     out_tree: Any = None
-    meta: dict[str, Any] = attrs.field(factory=dict)
+    meta: Mapping[str, Any] = attrs.field(factory=dict, converter=frozen_mapping)
+
+    def replace(self, **changes: Any) -> Program:
+        """A new program with `changes` to its fields (derived data is recomputed)."""
+        return attrs.evolve(self, **changes)
 
     @property
     def equations(self) -> tuple[Eqn, ...]:
@@ -123,6 +168,13 @@ class Program:
 
         return buffer_graph(self)
 
+    @cached_property
+    def linear(self) -> Linear:
+        """Linear positions of every equation and variable (see `cubie_trace.core.linear`)."""
+        from cubie_trace.core.linear import linearize
+
+        return linearize(self)
+
     def clone(self) -> Program:
         """A copy with fresh variables throughout (each call site of a child gets its own,
         so every variable has one place in the linear order)."""
@@ -138,20 +190,16 @@ class Program:
         def copy(prog: Program) -> Program:
             eqns = []
             for e in prog.eqns:
-                params = dict(e.params)
-                for key in ("program", "cond", "body"):
-                    if key in params:
-                        params[key] = copy(params[key])
-                if "branches" in params:
-                    params["branches"] = tuple(copy(b) for b in params["branches"])
+                params = {key: copy(value) if isinstance(value, Program) else
+                          tuple(copy(p) for p in value) if _programs(value) else value
+                          for key, value in e.params.items()}
                 eqns.append(Eqn(e.primitive, tuple(fresh(a) for a in e.inputs),
                                 tuple(fresh(v) for v in e.outputs), params))
-            return attrs.evolve(
-                prog, inputs=tuple(fresh(v) for v in prog.inputs), eqns=tuple(eqns),
+            return prog.replace(
+                inputs=tuple(fresh(v) for v in prog.inputs), eqns=tuple(eqns),
                 outputs=tuple(fresh(a) for a in prog.outputs),
                 carried=tuple(Carried(c.name, fresh(c.input), fresh(c.output))
-                              for c in prog.carried),
-                meta=dict(prog.meta))
+                              for c in prog.carried))
 
         return copy(self)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from cubie_trace.core.check import check_program
 from cubie_trace.core.primitives import TracerError
 from cubie_trace.core.program import Carried, Program
 from cubie_trace.core.step import Step, get_method, resolve_state
@@ -19,20 +20,24 @@ def trace(fn: Callable | Step | str, *args: Any, system: SystemLike | None = Non
     """Trace a step (a `@ct.step` function or a method name; needs `system`) or a
     general function `fn(*args)`, where each argument is an Aval (`ct.buffer(n)`,
     `ct.scalar()`), a number or an array giving its shape and dtype, or a nested
-    tuple/list/dict of those."""
+    tuple/list/dict of those. The program is checked (`check_program`) before it is
+    returned."""
     if isinstance(fn, (Step, str)):
         if args:
             raise TypeError("trace: a step takes no example arguments; pass system=")
         if system is None:
             raise TypeError("trace: tracing a step needs system=, the ODE system it integrates")
-        return trace_step(get_method(fn, system), system)
+        program = trace_step(get_method(fn, system), system)
+        check_program(program)
+        return program
     if not callable(fn):
         raise TypeError(f"trace: expected a function, a @ct.step or a method name, got {fn!r}")
     leaves, tree = flatten(list(args))
     avals = [aval_of(x) for x in leaves]
     program, _ = trace_function(fn, avals, tree, name or getattr(fn, "__name__", "program"),
                                 root=True)
-    program.input_names = tuple(f"x{i}" for i in range(len(avals)))
+    program = program.replace(input_names=tuple(f"x{i}" for i in range(len(avals))))
+    check_program(program)
     return program
 
 
@@ -70,17 +75,16 @@ def trace_step(step: Step, system: SystemLike) -> Program:
 
     program, _ = trace_function(stepped, [aval_of(a) for a in leaves], tree, step.name, root=True)
     keys = list(state_avals)
-    program.input_names = ("t", "dt", "y", *keys, *("p", "d")[: len(context)])
-    program.output_names = ("y_new", *(("error",) if step.error_order else ()),
-                            *(f"{k}_new" for k in keys), "status")
     n_out_state = len(program.outputs) - len(keys) - 1
-    program.carried = tuple(
-        Carried(k, program.inputs[3 + i], program.outputs[n_out_state + i])
-        for i, k in enumerate(keys))
-    program.meta.update(kind="step", order=step.order, error_order=step.error_order,
-                        implicit=step.implicit, system=system.name, n_states=n,
-                        n_parameters=system.n_parameters, **step.meta)
-    return program
+    return program.replace(
+        input_names=("t", "dt", "y", *keys, *("p", "d")[: len(context)]),
+        output_names=("y_new", *(("error",) if step.error_order else ()),
+                      *(f"{k}_new" for k in keys), "status"),
+        carried=tuple(Carried(k, program.inputs[3 + i], program.outputs[n_out_state + i])
+                      for i, k in enumerate(keys)),
+        meta=dict(kind="step", order=step.order, error_order=step.error_order,
+                  implicit=step.implicit, system=system.name, n_states=n,
+                  n_parameters=system.n_parameters, **step.meta))
 
 
 def _expect(step: Step, what: str, value: Any, aval: Aval) -> None:

@@ -9,6 +9,7 @@ precision, chosen when a program is interpreted or lowered; "float32" and
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from typing import Union
 
 import attrs
@@ -73,7 +74,7 @@ def scalar(dtype: str = "float") -> Aval:
     return Aval((), dtype)
 
 
-@attrs.define(eq=False, repr=False)
+@attrs.frozen(eq=False, repr=False)
 class Var:
     """An SSA variable. Compared and hashed by identity."""
 
@@ -102,7 +103,7 @@ class Lit:
     value: int | float | bool
     dtype: str
 
-    @property
+    @cached_property
     def aval(self) -> Aval:
         return Aval((), self.dtype)
 

@@ -181,9 +181,10 @@ def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
 
     program = trace(integrate, buffer(n), *context, scalar(), scalar(), scalar(),
                     buffer(n_saves), name=f"loop_{step.name}")
-    program.input_names = ("y0", *("p", "d")[: len(context)], "t0", "t_end", "dt0", "ts")
-    program.meta.update(kind="loop", method=step.name, n_saves=n_saves, n_states=n)
-    return program
+    return program.replace(
+        input_names=("y0", *("p", "d")[: len(context)], "t0", "t_end", "dt0", "ts"),
+        meta={**program.meta, "kind": "loop", "method": step.name, "n_saves": n_saves,
+              "n_states": n})
 
 
 def counter_names(step: Step, system: SystemLike, context: list[Any]) -> tuple[str, ...]:

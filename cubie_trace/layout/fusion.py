@@ -15,7 +15,6 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 
-from cubie_trace.core.linear import linearize
 from cubie_trace.core.program import Eqn, Program
 from cubie_trace.core.values import Var
 
@@ -34,7 +33,7 @@ def inlined_values(program: Program) -> dict[Var, Eqn]:
         for eqn in prog.eqns:
             for v in eqn.outputs:
                 producers[v] = (prog, eqn)
-            if eqn.primitive.name == "hint":
+            if not eqn.primitive.reads:
                 hinted.add(eqn.inputs[0])  # type: ignore[arg-type]
                 continue
             for a in eqn.inputs:
@@ -59,7 +58,7 @@ def _without_extensions(program: Program, fused: dict[Var, Eqn],
                         producers: dict[Var, tuple[Program, Eqn]],
                         consumers: dict[Var, list[Eqn]]) -> dict[Var, Eqn]:
     """Drop fusions that would keep a stored operand alive past another buffer's birth."""
-    lin = linearize(program)
+    lin = program.linear
     births = sorted((lin.defined[v], k) for k, v in enumerate(producers) if v.is_buffer)
     positions = [pos for pos, _ in births]
     born = list(producers)

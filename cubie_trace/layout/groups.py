@@ -16,7 +16,7 @@ import attrs
 
 from cubie_trace.core.program import Program
 from cubie_trace.core.values import Var
-from cubie_trace.layout.liveness import LOOPS, Liveness
+from cubie_trace.layout.liveness import Liveness
 
 
 @attrs.define(eq=False)
@@ -135,17 +135,14 @@ class Groups:
 
     def _coalesce(self, program: Program, reuse_outputs: bool) -> None:
         for _, eqn in program.walk():
-            name = eqn.primitive.name
-            if name in LOOPS:
-                first = 2 if name == "fori_loop" else 0
-                for k, slot in enumerate(eqn.outputs):
-                    init = eqn.inputs[first + k]
+            if eqn.is_loop:
+                body = eqn.primitive.control.body(eqn)  # type: ignore[union-attr]
+                for init, body_out, slot in zip(eqn.carries(), body.outputs, eqn.outputs):
                     if isinstance(init, Var):
                         self.merge(init, slot, structural=True)
-                    body_out = eqn.params["body"].outputs[k]
                     if isinstance(body_out, Var):
                         self.merge(body_out, slot, structural=True)
-            elif name in ("cond", "call"):
+            else:
                 for sub in eqn.sub_programs:
                     for inner, outer in zip(sub.outputs, eqn.outputs):
                         if isinstance(inner, Var):

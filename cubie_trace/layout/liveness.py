@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import attrs
 
-from cubie_trace.core.linear import Linear, linearize
+from cubie_trace.core.linear import Linear
 from cubie_trace.core.program import Eqn, Program
 from cubie_trace.core.values import Var
 from cubie_trace.layout.fusion import inlined_values
-
-LOOPS = ("while_loop", "fori_loop")
 
 
 @attrs.define
@@ -48,7 +46,7 @@ class Liveness:
 
 def liveness(program: Program) -> Liveness:
     """Compute intervals, bindings, reservations and in-place pairs for `program`."""
-    lin = linearize(program)
+    lin = program.linear
     live = Liveness(program, lin, inlined_values(program))
     producer: dict[Var, Eqn] = {}
     for _, eqn in program.walk():
@@ -65,7 +63,7 @@ def liveness(program: Program) -> Liveness:
     uses: dict[Var, list[int]] = {}
     weight = _loop_weights(program, lin)
     for _, eqn in program.walk():
-        if eqn.primitive.name == "hint":
+        if not eqn.primitive.reads:
             continue
         pos = live.position[eqn]
         for a in eqn.inputs:
@@ -91,7 +89,7 @@ def _loop_weights(program: Program, lin: Linear) -> dict[Eqn, float]:
     """Access weights: each enclosing loop multiplies by 8 (a guess at its trip count)."""
     out = {}
     for _, eqn in program.walk():
-        depth = sum(1 for e in lin.enclosing(lin.parent[eqn]) if e.primitive.name in LOOPS)
+        depth = sum(1 for e in lin.enclosing(lin.parent[eqn]) if e.is_loop)
         out[eqn] = 8.0 ** depth
     return out
 
@@ -103,21 +101,19 @@ def _bind(program: Program, live: Liveness) -> None:
             live.views[eqn.outputs[0]] = eqn
             if isinstance(eqn.inputs[0], Var):
                 live.bound_to[eqn.outputs[0]] = eqn.inputs[0]
-        name = eqn.primitive.name
         for sub in eqn.sub_programs:
             for k, (outer, inner) in enumerate(zip(eqn.bindings(), sub.inputs)):
                 if inner not in live.interval:
                     continue
-                carry = name in LOOPS and k - (name == "fori_loop") < eqn.params["n_carry"]
-                if carry:
-                    slot = eqn.outputs[k - (name == "fori_loop")]
+                slot = eqn.carry_slot(k)
+                if slot is not None:
                     live.bound_to[inner] = slot
                 elif isinstance(outer, Var):
                     live.bound_to[inner] = outer
-                    if name in LOOPS:
+                    if eqn.is_loop:
                         lo, _ = live.interval[inner]
                         live.interval[inner] = (lo, lin.end[eqn])
-        if name in LOOPS:
+        if eqn.is_loop:
             for slot in eqn.outputs:
                 if slot in live.interval:
                     live.reserved.setdefault(slot, []).append((lin.start[eqn], lin.end[eqn]))

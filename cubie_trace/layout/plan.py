@@ -107,12 +107,10 @@ def _placements(live: Liveness, groups: Groups, where: dict[int, str], offsets: 
         if var in live.views:
             eqn = live.views[var]
             base = resolve(eqn.inputs[0])  # type: ignore[arg-type]
-            if eqn.primitive.name == "slice":
-                start, dynamic = eqn.params["start"], False
-            else:
-                index = eqn.inputs[1]
-                dynamic = not isinstance(index, Lit)
-                start = 0 if dynamic else index.value * var.aval.elements  # type: ignore[union-attr]
+            view = eqn.primitive.view(eqn)  # type: ignore[misc]
+            dynamic = isinstance(view.index, Var)
+            start = view.offset + (view.index.value * view.stride  # type: ignore[union-attr]
+                                   if isinstance(view.index, Lit) else 0)
             placed = attrs.evolve(base, name=names[var], dtype=var.dtype,
                                   offset=base.offset + start, size=var.aval.elements,
                                   interval=live.interval[var], view_of=base.view_of or base.name,

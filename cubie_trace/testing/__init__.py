@@ -88,7 +88,8 @@ def random_functions(draw: st.DrawFn, max_ops: int = 8,
 
 
 def random_programs(max_ops: int = 8, n: int | None = None) -> st.SearchStrategy[Program]:
-    """Traced random functions (see `random_functions`), for layout and lowering tests."""
+    """Traced random functions (see `random_functions`), for layout and lowering tests;
+    `ct.trace` checks each (`ct.check_program`)."""
     return random_functions(max_ops, n).map(lambda fn: fn.trace())
 
 

@@ -80,7 +80,7 @@ class Env:
         return self.v(0), self.s(0)
 
     def tap(self, name: str, value: Any) -> None:
-        ct.log(name, value)
+        ct.tap(name, value)
         if self.recorder is not None:
             self.recorder.setdefault(name, []).append(np.array(value, copy=True))
 
@@ -122,7 +122,7 @@ _LEAVES: dict[str, tuple[str | None, Callable[[Env, int, int, int], Any]]] = {
     "abs": ("v", lambda e, a, b, c: abs(e.v(a)) - ct.abs(e.v(b))),
     "sqrt": ("v", lambda e, a, b, c: ct.sqrt(ct.abs(e.v(a))) + ct.sqrt(1.0 + e.v(b) ** 2)),
     "exp": ("v", lambda e, a, b, c: ct.exp(ct.tanh(e.v(a)))),
-    "ln": ("v", lambda e, a, b, c: ct.ln(1.0 + e.v(a) * e.v(a))),
+    "log": ("v", lambda e, a, b, c: ct.log(1.0 + e.v(a) * e.v(a))),
     "trig": ("v", lambda e, a, b, c: ct.sin(e.v(a)) + ct.cos(e.v(b))),
     "minmax": ("v", lambda e, a, b, c: ct.maximum(ct.minimum(e.v(a), e.v(b)), _k(c))),
     "fill": ("v", lambda e, a, b, c: ct.full(e.n, _k(c)) + ct.zeros_like(e.v(a))),
@@ -150,7 +150,7 @@ _LEAVES: dict[str, tuple[str | None, Callable[[Env, int, int, int], Any]]] = {
     # scalar arithmetic
     "s_arith": ("s", lambda e, a, b, c: e.s(a) * ct.tanh(e.s(b)) - _k(c)),
     "s_div": ("s", lambda e, a, b, c: e.s(a) / (1.0 + e.s(b) * e.s(b)) + e.s(c)),
-    "s_math": ("s", lambda e, a, b, c: ct.exp(ct.tanh(e.s(a))) + ct.ln(1.0 + e.s(b) ** 2)),
+    "s_math": ("s", lambda e, a, b, c: ct.exp(ct.tanh(e.s(a))) + ct.log(1.0 + e.s(b) ** 2)),
     "s_int": ("s", lambda e, a, b, c: e.s(a) + e.i(b) * 0.5),
     "i2f": ("s", lambda e, a, b, c: ct.astype(e.i(a), "float") * _k(c)),
     # int32 counters
@@ -313,8 +313,7 @@ class RandomFunction:
     def trace(self) -> Program:
         """The traced program (the recipe is kept in `program.meta["recipe"]`)."""
         program = ct.trace(self, *self.inputs, name="random")
-        program.meta["recipe"] = self.recipe
-        return program
+        return program.replace(meta={**program.meta, "recipe": self.recipe})
 
     def __repr__(self) -> str:
         pairs = zip(self.kinds, self.inputs, strict=True)

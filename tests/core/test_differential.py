@@ -66,21 +66,21 @@ def test_float32_interpretation_keeps_float32(program: ct.Program, data: st.Data
 
 def _tapped(x, k):
     """Taps in a loop, in a branch and in a child called twice."""
-    ct.log("start", x)
+    ct.tap("start", x)
 
     @ct.function
     def child(v):
-        ct.log("child", ct.sum(v))
+        ct.tap("child", ct.sum(v))
         return v * 2.0
 
     def body(i, acc):
-        ct.log("loop", ct.astype(i, "float") * acc)
+        ct.tap("loop", ct.astype(i, "float") * acc)
         return acc + 1.0
 
     acc = ct.fori_loop(0, k, body, ct.sum(x))
     y = ct.cond(acc > 100.0, lambda v: v, lambda v: child(v), x)
     y = child(y)
-    ct.log("end", y)
+    ct.tap("end", y)
     return y
 
 
@@ -100,8 +100,8 @@ def test_interpret_log_records_taps_in_execution_order() -> None:
 
 def test_interpret_log_skips_branches_not_taken() -> None:
     def fn(x):
-        return ct.cond(ct.sum(x) > 0.0, lambda v: (ct.log("pos", v), v)[1],
-                       lambda v: (ct.log("neg", v), -v)[1], x)
+        return ct.cond(ct.sum(x) > 0.0, lambda v: (ct.tap("pos", v), v)[1],
+                       lambda v: (ct.tap("neg", v), -v)[1], x)
 
     program = ct.trace(fn, ct.buffer(2))
     _, taps = ct.interpret(program, np.array([1.0, 2.0]), log=True)

@@ -164,7 +164,7 @@ def test_bad_index_and_slice(fn, match: str) -> None:
     (lambda x: ct.hint(x, location="global"), r"hint: location must be one of \('shared', "
                                               r"'local'\), got 'global'"),
     (lambda x: ct.hint(x, name="not valid"), "hint: name must be an identifier"),
-    (lambda x: ct.log("a b", x), "log: name must be an identifier"),
+    (lambda x: ct.tap("a b", x), "tap: name must be an identifier"),
 ])
 def test_bad_annotations(fn, match: str) -> None:
     # argument errors, the same in traced and eager code: ValueError, not TracerError

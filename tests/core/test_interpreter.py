@@ -71,7 +71,7 @@ def test_float32_precision_computes_in_float32() -> None:
 def test_float32_taps_and_loop_carries_stay_float32() -> None:
     def fn(x):
         def body(i, acc):
-            ct.log("acc", acc)
+            ct.tap("acc", acc)
             return acc * 0.5 + ct.astype(i, "float")
 
         return ct.fori_loop(0, 3, body, x)

@@ -63,7 +63,7 @@ def heun_fsal(f: Any, t: Any, dt: Any, y: Any, state: dict) -> tuple:
     """Heun with the last stage carried to the next step (first same as last)."""
     k1 = state["k"]
     k2 = f(t + dt, y + dt * k1)
-    ct.log("k2", k2)
+    ct.tap("k2", k2)
     y_new = y + dt / 2 * (k1 + k2)
     return y_new, dt / 2 * (k2 - k1), {"k": f(t + dt, y_new)}, ct.OK
 
@@ -72,7 +72,7 @@ def counters(x: Any, limit: Any) -> tuple:
     """A while loop with int32 counters, a branch, a child called twice and taps."""
     @ct.function
     def child(v: Any, s: Any) -> tuple:
-        ct.log("child", s)
+        ct.tap("child", s)
         return v * 0.5 + ct.tanh(s), s * 0.75
 
     def cond(carry: tuple) -> Any:
@@ -81,10 +81,10 @@ def counters(x: Any, limit: Any) -> tuple:
 
     def body(carry: tuple) -> tuple:
         i, v, s, hits = carry
-        ct.log("i", i)
+        ct.tap("i", i)
         v, s = ct.cond(ct.sum(v) > s, lambda a, b: child(a, b), lambda a, b: (a - b, b + 1.0),
                        v, s)
-        ct.log("v", v)
+        ct.tap("v", v)
         return i + 1, v, s + ct.dot(v, v) * 0.1, hits + ct.astype(s > 0.0, "int32")
 
     i, v, s, hits = ct.while_loop(cond, body, (np.int32(0), x, ct.sum(x), np.int32(0)))
@@ -100,7 +100,7 @@ def stages(x: Any, j: Any) -> tuple:
 
     stack = ct.fori_loop(0, 3, body, ct.stack([x, -x, x * x]))
     row = stack[ct.minimum(ct.maximum(j, 0), 2)]
-    ct.log("row", row)
+    ct.tap("row", row)
     return stack, row * 2.0, ct.max_abs(stack[1])
 
 

@@ -15,7 +15,7 @@ from tests.lowering.strategies import batches, check_lowered, random_layouts, ta
 
 # Numba compiles every new program (about a second each): CI examples are small programs.
 CI_OPS = 4
-CONTROL = {"while_loop", "fori_loop", "cond", "call", "log"}
+CONTROL = {"while_loop", "fori_loop", "cond", "call", "tap"}
 
 
 def check_random(fn: RandomFunction, data: st.DataObject, precision: str, rtol: float,

@@ -77,8 +77,8 @@ def test_no_batched_input(swap: tuple) -> None:
 
 def test_tap_with_values_of_two_shapes() -> None:
     def fn(x: object) -> object:
-        ct.log("t", x)
-        ct.log("t", ct.sum(x))  # type: ignore[arg-type]
+        ct.tap("t", x)
+        ct.tap("t", ct.sum(x))  # type: ignore[arg-type]
         return x
 
     prog = ct.trace(fn, ct.buffer(2))
