@@ -58,7 +58,7 @@ def test_many_threads_solve_many_new_programs() -> None:
 
 def test_traces_in_threads_do_not_mix() -> None:
     """Two threads tracing at once each see only their own builder stack."""
-    inside, done = threading.Barrier(2), []
+    inside, done = threading.Barrier(2, timeout=60), []
 
     def f(x: ct.Program) -> ct.Program:
         inside.wait()  # both traces are active now
