@@ -22,12 +22,14 @@ with its last owner: no registry keeps every compiled program alive.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.metadata
 import importlib.util
 import io
 import os
 import pickletools
+import shutil
 import sys
 import tempfile
 import threading
@@ -90,6 +92,7 @@ def _fall_back(root: Path, exc: OSError) -> Path:
     with _GUARD:
         if str(root) not in _FALLBACK:
             _FALLBACK[str(root)] = Path(tempfile.mkdtemp(prefix="cubie-trace-"))
+            atexit.register(shutil.rmtree, _FALLBACK[str(root)], ignore_errors=True)
             warnings.warn(f"cubie-trace: cache directory {str(root)!r} is not writable "
                           f"({exc.strerror or exc}); using {str(_FALLBACK[str(root)])!r} "
                           f"for this process", RuntimeWarning, stacklevel=3)
