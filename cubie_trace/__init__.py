@@ -47,10 +47,20 @@ from cubie_trace.core.values import Aval, buffer, scalar
 from cubie_trace.integrators import Controller  # importing it registers the methods
 from cubie_trace.layout import Layout, plan
 from cubie_trace.solution import Solution
-from cubie_trace.solve import Solver, solve_ivp
 from cubie_trace.systems import ODESystem
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # The batch API loads on first use, so importing the back end (which imports
+    # cubie_trace.core) does not load the front end's Solver and its dependencies.
+    if name in ("Solver", "solve_ivp"):
+        from cubie_trace import solve
+
+        return getattr(solve, name)
+    raise AttributeError(f"module 'cubie_trace' has no attribute {name!r}")
+
 
 __all__ = [
     "abs", "astype", "Aval", "buffer", "check_program", "cond", "Controller", "cos", "count",

@@ -36,7 +36,7 @@ class Lowered:
         self.signature = module.signature(program, batched)
         self.source = module.module_source(program, layout, self.memory, self.signature,
                                            self.target_module, precision, instrument)
-        self.module = cache.load(self.source)
+        self.module = cache.load(self.source, owner=self)
         self.kernel = self.module.kernel
         self.device_function = getattr(self.module, module.function_name(program))
         self.timings: dict[str, Any] = {}  # of the last run: launch configuration, seconds

@@ -21,6 +21,7 @@ from typing import Any
 from cubie_trace.core.program import Eqn, Program
 from cubie_trace.core.values import Atom, Lit, Var
 from cubie_trace.layout import Layout
+from lowering import names
 from lowering.memory import Memory, Ref
 
 # elementwise templates over operand expressions
@@ -75,7 +76,7 @@ class FunctionWriter:
         self.memory = memory
         self.systems = systems  # (id(system), fn) -> emitted function name
         self.instrument = instrument
-        self.names = {v: "v_" + n for v, n in program.names.items()}
+        self.names = names.identifiers(program.names, "v_")
         self.lines: list[str] = []
         self.depth = 1
         self.refs: dict[Var, Ref] = {}
@@ -229,7 +230,7 @@ class FunctionWriter:
 
     def call(self, eqn: Eqn) -> None:
         child = eqn.params["program"]
-        self.emit(f"# call {child.name}")
+        self.emit(f"# call {names.comment(child.name)}")
         self.bind(child, list(eqn.inputs))
         self.body(child)
         for inner, outer in zip(child.outputs, eqn.outputs):

@@ -26,7 +26,7 @@ LOCATIONS = ("shared", "local")
 def apply(name: str, *args: Any, **params: Any) -> Any:
     """Apply primitive `name`: record it if any operand is traced, else compute it."""
     # `fill` has no traced operand (ct.zeros(n)), so inside a trace it is recorded too
-    if tr.is_tracing(*args) or (name == "fill" and tr._STACK):
+    if tr.is_tracing(*args) or (name == "fill" and tr.active()):
         outs = tr.current().add(name, args, params)
         return outs[0] if len(outs) == 1 else tuple(outs)
     out = PRIMITIVES[name].impl(*args, **params)
@@ -203,7 +203,7 @@ def cond(pred: Any, true_fn: Callable, false_fn: Callable, *operands: Any) -> An
 
 def while_loop(cond_fn: Callable, body_fn: Callable, init: Any) -> Any:
     """Repeat `carry = body_fn(carry)` while `cond_fn(carry)`; returns the final carry."""
-    if not tr._STACK:
+    if not tr.active():
         carry = init
         while cond_fn(carry):
             carry = body_fn(carry)
@@ -223,7 +223,7 @@ def while_loop(cond_fn: Callable, body_fn: Callable, init: Any) -> Any:
 
 def fori_loop(lower: Any, upper: Any, body_fn: Callable, init: Any) -> Any:
     """`carry = body_fn(i, carry)` for i in range(lower, upper); returns the final carry."""
-    if not tr._STACK:
+    if not tr.active():
         carry = init
         for i in range(int(lower), int(upper)):
             carry = body_fn(np.int32(i), carry)
@@ -257,7 +257,7 @@ def function(fn: Callable | None = None, *, name: str | None = None) -> Any:
 
     @functools.wraps(fn)
     def wrapper(*args: Any) -> Any:
-        if not tr._STACK:
+        if not tr.active():
             return fn(*args)
         leaves, tree = flatten(list(args))
         avals = tuple(tr.aval_of(x) for x in leaves)

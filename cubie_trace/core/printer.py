@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from cubie_trace.core.values import Atom, Lit, Var
@@ -32,9 +33,15 @@ def assign_names(program: Program) -> dict[Var, str]:
         names[var] = name
         taken.add(name)
 
+    hinted: dict[str, str] = {}  # NFKC form -> hint name: Python identifiers compare so
     for _, eqn in program.walk():
         if eqn.primitive.name == "hint" and eqn.params["name"] and isinstance(eqn.inputs[0], Var):
-            claim(eqn.inputs[0], eqn.params["name"])
+            name = eqn.params["name"]
+            other = hinted.setdefault(unicodedata.normalize("NFKC", name), name)
+            if other != name:
+                raise ValueError(f"hint names {other!r} and {name!r} differ but are equal "
+                                 "after NFKC normalisation; rename one of them")
+            claim(eqn.inputs[0], name)
     for var, name in zip(program.inputs, program.input_names):
         claim(var, name)
     fresh = (n for n in _letters() if n not in taken)

@@ -6,11 +6,15 @@ equation to the innermost active builder. A tracer of an enclosing builder
 used inside a nested one (a loop body, a cond branch, a child function) is
 captured: it becomes an explicit input of the nested program, passed as an
 operand by the enclosing equation.
+
+The stack of active builders belongs to the thread (a `ContextVar`), so
+several threads trace at once without seeing each other's values.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -20,7 +24,8 @@ from cubie_trace.core.program import Eqn, Program
 from cubie_trace.core.tree import TreeDef, flatten, unflatten
 from cubie_trace.core.values import Atom, Aval, Lit, Var, literal
 
-_STACK: list[Builder] = []
+# innermost last; a tuple, so each push or pop sets a new value for this context only
+_STACK: ContextVar[tuple[Builder, ...]] = ContextVar("cubie_trace_builders", default=())
 
 _CONTROL_HELP = ("use ct.cond(pred, true_fn, false_fn, *operands) for branches, "
                  "ct.while_loop / ct.fori_loop for loops, or ct.where(pred, a, b) to select values")
@@ -197,9 +202,15 @@ class _AtIndex:
 
 def current() -> Builder:
     """The innermost active builder."""
-    if not _STACK:
+    stack = _STACK.get()
+    if not stack:
         raise TracerError("no trace is active")
-    return _STACK[-1]
+    return stack[-1]
+
+
+def active() -> bool:
+    """Whether a trace is active in this thread."""
+    return bool(_STACK.get())
 
 
 def is_tracing(*values: Any) -> bool:
@@ -215,16 +226,17 @@ def trace_function(fn: Callable, in_avals: Sequence[Aval], in_tree: TreeDef,
     the program's inputs are the explicit inputs followed by one per capture.
     A `root` trace starts afresh and captures nothing.
     """
-    builder = Builder(None if root or not _STACK else _STACK[-1])
+    stack = _STACK.get()
+    builder = Builder(None if root or not stack else stack[-1])
     inputs = [Var(a) for a in in_avals]
-    _STACK.append(builder)
+    token = _STACK.set((*stack, builder))
     try:
         args = unflatten(in_tree, [Tracer(v, builder) for v in inputs])
         result = fn(*args)
         leaves, out_tree = flatten(result)
         outputs = [builder.atom(x) for x in leaves]
     finally:
-        _STACK.pop()
+        _STACK.reset(token)
         builder.active = False
     captured = [tracer for tracer, _ in builder.captures.values()]
     program = Program(

@@ -1,11 +1,14 @@
 """Only `lowering/memory.py` and target selection (`lowering/targets/`) know about the
-CUDA simulator: no other code in cubie_trace/ or lowering/ names it (docs may)."""
+CUDA simulator: no other code in cubie_trace/ or lowering/ names it (docs may). The back
+end imports nothing from cubie_trace but core and layout."""
 
 from __future__ import annotations
 
 import ast
 import io
 import re
+import subprocess
+import sys
 import tokenize
 from pathlib import Path
 
@@ -62,3 +65,28 @@ def test_the_scan_sees_code_and_skips_docs() -> None:
               'def f():\n    """simulator"""\n    return os.environ["NUMBA_ENABLE_CUDASIM"]\n'
               'if simulator_enabled():\n    pass\n')
     assert code_mentions(source) == [(5, '"NUMBA_ENABLE_CUDASIM"'), (6, "simulator_enabled")]
+
+
+def test_importing_the_back_end_loads_no_front_end() -> None:
+    """`lowering` imports nothing from cubie_trace but core and layout: in a fresh
+    process the batch API (cubie_trace.solve) stays unloaded."""
+    code = ("import sys, lowering, lowering.cache; "
+            "print(sorted(m for m in sys.modules if m.startswith('cubie_trace.') "
+            "and m.split('.')[1] not in ('core', 'layout')))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, check=True)
+    loaded = ast.literal_eval(proc.stdout.strip().splitlines()[-1])
+    assert "cubie_trace.solve" not in loaded, loaded
+
+
+def test_the_back_end_imports_only_core_and_layout() -> None:
+    offenders = {}
+    for path in sorted((ROOT / "lowering").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            bad = [n for n in names if n.split(".")[0] == "cubie_trace"
+                   and n.split(".")[1:2] not in (["core"], ["layout"])]
+            if bad:
+                offenders.setdefault(path.relative_to(ROOT).as_posix(), []).extend(bad)
+    assert not offenders, offenders
