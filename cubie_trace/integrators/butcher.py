@@ -31,22 +31,22 @@ Matrix = tuple[tuple[float, ...], ...]
 _FSAL_TOL = 1e-14
 
 
-def _floats(values: Iterable[float | int | F]) -> Floats:
+def floats(values: Iterable[float | int | F]) -> Floats:
     """A tuple of floats from numbers (Fractions included)."""
     return tuple(float(v) for v in values)
 
 
-def _matrix(rows: Iterable[Iterable[float | int | F]]) -> Matrix:
+def matrix(rows: Iterable[Iterable[float | int | F]]) -> Matrix:
     """A tuple of float tuples from nested numbers."""
-    return tuple(_floats(row) for row in rows)
+    return tuple(floats(row) for row in rows)
 
 
-def _opt_floats(values: Iterable[float | int | F] | None) -> Floats | None:
-    return None if values is None else _floats(values)
+def opt_floats(values: Iterable[float | int | F] | None) -> Floats | None:
+    return None if values is None else floats(values)
 
 
-def _opt_matrix(rows: Iterable[Iterable[float | int | F]] | None) -> Matrix | None:
-    return None if rows is None else _matrix(rows)
+def opt_matrix(rows: Iterable[Iterable[float | int | F]] | None) -> Matrix | None:
+    return None if rows is None else matrix(rows)
 
 
 @attrs.frozen
@@ -58,16 +58,16 @@ class ButcherTableau:
     """
 
     name: str
-    a: Matrix = attrs.field(converter=_matrix)
-    b: Floats = attrs.field(converter=_floats)
-    c: Floats = attrs.field(converter=_floats)
+    a: Matrix = attrs.field(converter=matrix)
+    b: Floats = attrs.field(converter=floats)
+    c: Floats = attrs.field(converter=floats)
     order: int
-    b_error: Floats | None = attrs.field(default=None, converter=_opt_floats)
+    b_error: Floats | None = attrs.field(default=None, converter=opt_floats)
     error_order: int | None = None
     fsal: bool = False
-    dense: Matrix | None = attrs.field(default=None, converter=_opt_matrix)
+    dense: Matrix | None = attrs.field(default=None, converter=opt_matrix)
     dense_order: int | None = None
-    b_error2: Floats | None = attrs.field(default=None, converter=_opt_floats)
+    b_error2: Floats | None = attrs.field(default=None, converter=opt_floats)
     error_order2: int | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -135,7 +135,7 @@ def _validate(tab: ButcherTableau) -> None:
             raise ValueError(f"{where}: fsal requires c[-1] == 1 and a[-1] == b")
 
 
-def _lower(rows: list[list[float | int | F]]) -> list[list[float | int | F]]:
+def lower(rows: list[list[float | int | F]]) -> list[list[float | int | F]]:
     """Pad ragged strictly-lower rows (row i has i entries) to an s x s matrix."""
     s = len(rows)
     return [list(row) + [0] * (s - len(row)) for row in rows]
@@ -143,7 +143,7 @@ def _lower(rows: list[list[float | int | F]]) -> list[list[float | int | F]]:
 
 def erk(name: str, rows: list[list[float | int | F]], **kwargs: object) -> ButcherTableau:
     """An explicit tableau from its ragged lower rows; checks explicitness."""
-    tab = ButcherTableau(name, _lower(rows), **kwargs)  # type: ignore[arg-type]
+    tab = ButcherTableau(name, lower(rows), **kwargs)  # type: ignore[arg-type]
     if not tab.is_explicit:
         raise ValueError(f"tableau {name!r} must be strictly lower triangular")
     return tab
