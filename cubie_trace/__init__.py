@@ -1,5 +1,6 @@
 """cubie-trace: batch ODE integration from traced integrator steps with planned memory."""
 
+from cubie_trace import solvers
 from cubie_trace.core.counters import count
 from cubie_trace.core.interpreter import interpret
 from cubie_trace.core.ops import (
@@ -57,4 +58,5 @@ __all__ = [
     "minimum", "ODESystem", "OK", "plan", "Program", "rms_norm", "scalar", "sin", "Solution",
     "solve_ivp", "Solver", "sqrt", "stack", "Status", "Step", "step", "sum", "tan", "tanh",
     "trace", "TracerError", "where", "while_loop", "zeros", "zeros_like",
+    "solvers",
 ]
