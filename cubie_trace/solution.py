@@ -15,7 +15,9 @@ from cubie_trace.core.step import Status
 class Solution:
     """Saved times `t` (n_saves,), states `y` (n_runs, n_saves, n_states), observables,
     summaries (statistic -> (n_runs, n_windows, n_states)), per-run `status` codes and
-    `stats` counters, and `info` on the run (backend, method, timings)."""
+    `stats` counters (accepted and rejected steps, then the loop's counters: Newton and
+    Krylov iterations and whatever the step reports), and `info` on the run (backend,
+    method, timings)."""
 
     t: np.ndarray
     y: np.ndarray
@@ -52,11 +54,9 @@ class Solution:
         if "summaries" in first:
             summaries = {s: np.concatenate([p["summaries"][s] for p in pieces])
                          for s in first["summaries"]}
-        accepted, rejected = join("accepted"), join("rejected")
-        zeros = np.zeros_like(accepted)
-        stats = {"accepted": accepted, "rejected": rejected,
-                 "newton_iterations": join("newton") if "newton" in first else zeros,
-                 "krylov_iterations": join("krylov") if "krylov" in first else zeros}
+        stats = {"accepted": join("accepted"), "rejected": join("rejected")}
+        stats.update({name: np.concatenate([p["counters"][name] for p in pieces])
+                      for name in first["counters"]})
         return cls(t=ts, y=join("y"), status=join("status"), stats=stats,
                    state_names=tuple(system.state_names), parameters=batch.parameters,
                    parameter_names=tuple(system.parameter_names), y0=batch.y0,

@@ -3,18 +3,21 @@
 A step (or a solver it calls) says `ct.count("newton_iterations", iters)`; the
 integration loop traces the step inside `collect()` and sums what was counted
 into its per-run statistics. A step that counts nothing is written as before,
-and a step traced on its own (no collector) simply drops its counts.
+and a step traced on its own (no collector) simply drops its counts. `reported`
+finds the names a function counts by tracing it once, so a loop can carry one
+total per name before it traces its body.
 """
 
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from cubie_trace.core import tracer as tr
 from cubie_trace.core.primitives import TracerError
+from cubie_trace.core.tree import flatten
 
 _ACTIVE: contextvars.ContextVar[tuple[tuple[dict[str, Any], Any], ...]] = \
     contextvars.ContextVar("cubie_trace_counters", default=())
@@ -52,3 +55,19 @@ def collect() -> Iterator[dict[str, Any]]:
         yield totals
     finally:
         _ACTIVE.reset(token)
+
+
+def reported(fn: Callable[..., Any], *args: Any) -> tuple[str, ...]:
+    """The counters `fn(*args)` reports, in order of first report, from tracing it once
+    on its own; `args` are Avals or nested containers of them."""
+    names: list[str] = []
+
+    def counted(*inputs: Any) -> Any:
+        with collect() as totals:
+            out = fn(*inputs)
+        names.extend(totals)
+        return out
+
+    leaves, tree = flatten(list(args))
+    tr.trace_function(counted, [tr.aval_of(a) for a in leaves], tree, "counters", root=True)
+    return tuple(names)

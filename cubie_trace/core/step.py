@@ -1,5 +1,9 @@
 """Integrator steps: the `@ct.step` marker, carried-state declarations, status codes
-and the registry of named methods."""
+and the registry of named methods.
+
+A step's status is OK, retryable (`RETRYABLE`: the loop rejects the step and tries
+again with a smaller dt) or fatal (any other code: the run ends with it).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from cubie_trace.core import ops
 from cubie_trace.core.values import Aval
 
 
@@ -24,6 +29,15 @@ class Status(enum.IntEnum):
 
 
 OK = Status.OK
+
+# Outcomes after which the loop rejects the step and retries it with a smaller dt; any
+# other non-OK status is fatal and ends the run.
+RETRYABLE = (Status.NEWTON_FAILED, Status.LINEAR_FAILED)
+
+
+def is_retryable(status: Any) -> Any:
+    """Whether `status` (an int32, traced or not) asks for a retry with a smaller step."""
+    return ops.logical_or(status == int(RETRYABLE[0]), status == int(RETRYABLE[1]))
 
 StateSpec = dict[str, Any]
 
@@ -74,9 +88,8 @@ class Step:
         """Carried state before the first step: `init(f, t0, y0)`, or zeros."""
         if self.init is not None:
             return self.init(f, t, y)
-        from cubie_trace.core.ops import zeros
-
-        return {name: zeros(aval.shape) for name, aval in resolve_state(self.state, len(y)).items()}
+        avals = resolve_state(self.state, len(y))
+        return {name: ops.zeros(aval.shape) for name, aval in avals.items()}
 
 
 def step(order: int, error_order: int | None = None, state: StateSpec | None = None,

@@ -18,7 +18,7 @@ ALIASES = {"dopri54": ("rk45", "ode45", "dopri5"), "bs32": ("rk23", "ode23")}
 
 
 def _erk(name: str, system: Any) -> Step:
-    return erk_step(ERK_TABLEAUS[name], system)
+    return erk_step(ERK_TABLEAUS[name])
 
 
 register_method("euler", lambda system: euler)

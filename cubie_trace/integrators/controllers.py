@@ -13,6 +13,13 @@ E <= 1) into the next step size. With k = min(order, error_order) + 1:
 Factors are clipped to [min_factor, max_factor] (at most 1 after a rejection),
 and the result to [dt_min, dt_max]. History (previous norms and step) changes
 only on accepted steps.
+
+A step that fails in a retryable way (a Newton or linear solver failure) is
+rejected and retried with dt * retry_factor by every kind, history unchanged.
+The fixed controller takes the shrunk dt for sub-steps up to the end of the
+step that failed (or an earlier save time), then returns to its nominal dt, so
+the grid of a fixed-step run is kept; a further failure among the sub-steps
+shrinks them again.
 """
 
 from __future__ import annotations
@@ -47,12 +54,15 @@ class Controller:
     max_factor: float = attrs.field(default=10.0, validator=_positive("max_factor"))
     dt_min: float = attrs.field(default=1e-12, validator=_positive("dt_min"))
     dt_max: float = attrs.field(default=float("inf"), validator=_positive("dt_max"))
+    retry_factor: float = attrs.field(default=0.25, validator=_positive("retry_factor"))
 
     def __attrs_post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"controller must be one of {KINDS}, got {self.kind!r}")
         if self.min_factor > 1 or self.max_factor < 1:
             raise ValueError("controller: need min_factor <= 1 <= max_factor")
+        if self.retry_factor >= 1:
+            raise ValueError(f"controller: retry_factor must be below 1, got {self.retry_factor}")
         if self.dt_min > self.dt_max:
             raise ValueError(f"controller: dt_min {self.dt_min} > dt_max {self.dt_max}")
 
@@ -63,6 +73,10 @@ class Controller:
     def initial_history(self, dt: Any) -> tuple[Any, Any, Any]:
         """(E_prev, E_prev2, dt_prev) before the first step."""
         return 1.0, 1.0, dt
+
+    def retry(self, dt: Any) -> Any:
+        """The step size to retry with after a retryable failure of a step of size dt."""
+        return dt * self.retry_factor
 
     def propose(self, norm: Any, dt: Any, history: tuple[Any, Any, Any],
                 k: int) -> tuple[Any, Any, tuple[Any, Any, Any]]:

@@ -1,17 +1,15 @@
-"""Explicit Runge-Kutta steps driven by a Butcher tableau.
+"""Explicit Runge-Kutta steps driven by a Butcher tableau, written as math: each
+stage derivative k_j is kept until its last use and each stage input
+`y + dt * sum_j a_ij k_j` is formed when it is needed; the solution and the error
+estimate are running sums into the step's outputs.
 
-Two formulations of the same method, written as math:
+(Adding `dt * a_ij k_j` into every later stage's input as soon as k_j appears,
+so that k_j dies at once, plans to no smaller layout, step or whole loop, for
+any tableau of the catalogue at n = 1, 3, 16 or 64, and to larger ones for
+Cash-Karp, Fehlberg 4(5) and Verner 7: it is not offered.)
 
-- ``stages``: keep each stage derivative k_j until its last use and form each
-  stage input `y + dt * sum_j a_ij k_j` when it is needed;
-- ``accumulate``: as each k_j appears, add `dt * a_ij k_j` into the inputs of
-  all later stages i, so k_j dies at once (cheap when `a` is sparse, as in
-  classical RK4).
-
-Both write the solution and the error estimate as running sums into the
-step's outputs. `erk_step` traces both for a system and keeps the one whose
-planned layout is smaller. FSAL tableaus carry the last stage derivative
-(f at the new point) in the carried state "k", so the next step starts from it.
+FSAL tableaus carry the last stage derivative (f at the new point) in the
+carried state "k", so the next step starts from it.
 """
 
 from __future__ import annotations
@@ -22,8 +20,6 @@ from typing import Any
 from cubie_trace.core.step import OK, Step
 from cubie_trace.integrators.butcher import ButcherTableau
 
-FORMULATIONS = ("stages", "accumulate")
-
 
 def _axpy(acc: Any, coeff: float, dt: Any, k: Any) -> Any:
     """acc + coeff*dt*k, with acc None meaning zero."""
@@ -31,7 +27,7 @@ def _axpy(acc: Any, coeff: float, dt: Any, k: Any) -> Any:
     return term if acc is None else acc + term
 
 
-def _stage_function(tab: ButcherTableau, formulation: str) -> Callable[..., Any]:
+def _stage_function(tab: ButcherTableau) -> Callable[..., Any]:
     s = tab.stages
     a, b, c = tab.a, tab.b, tab.c
     e = None if tab.b_error is None else [bi - bh for bi, bh in zip(b, tab.b_error)]
@@ -39,26 +35,20 @@ def _stage_function(tab: ButcherTableau, formulation: str) -> Callable[..., Any]
 
     def fn(f: Any, t: Any, dt: Any, y: Any, state: dict) -> Any:
         k: list[Any] = [None] * s
-        pending: list[Any] = [None] * s  # accumulate: dt * sum_j a_ij k_j per later stage
         increment = err = None
         for i in range(last):
             if i == 0:
                 k[0] = state["k"] if tab.fsal else f(t, y)
             else:
-                inc = pending[i]
-                if formulation == "stages":
-                    for j in range(i):
-                        if a[i][j] != 0.0:
-                            inc = _axpy(inc, a[i][j], dt, k[j])
+                inc = None
+                for j in range(i):
+                    if a[i][j] != 0.0:
+                        inc = _axpy(inc, a[i][j], dt, k[j])
                 k[i] = f(t + c[i] * dt, y if inc is None else y + inc)
             if b[i] != 0.0:
                 increment = _axpy(increment, b[i], dt, k[i])
             if e is not None and e[i] != 0.0:
                 err = _axpy(err, e[i], dt, k[i])
-            if formulation == "accumulate":
-                for later in range(i + 1, last):
-                    if a[later][i] != 0.0:
-                        pending[later] = _axpy(pending[later], a[later][i], dt, k[i])
         y_new = y if increment is None else y + increment
         state_new = state
         if tab.fsal:
@@ -71,29 +61,14 @@ def _stage_function(tab: ButcherTableau, formulation: str) -> Callable[..., Any]
     return fn
 
 
-def make_step(tab: ButcherTableau, formulation: str) -> Step:
-    """The ERK step of `tab` in one formulation."""
-    if formulation not in FORMULATIONS:
-        raise ValueError(f"formulation must be one of {FORMULATIONS}, got {formulation!r}")
+def erk_step(tab: ButcherTableau) -> Step:
+    """The ERK step of `tab`."""
     init = _fsal_init if tab.fsal else None
-    return Step(_stage_function(tab, formulation), tab.order, tab.error_order,
+    return Step(_stage_function(tab), tab.order, tab.error_order,
                 {"k": "n"} if tab.fsal else {}, tab.name, init=init,
-                meta={"tableau": tab.name, "formulation": formulation})
+                meta={"tableau": tab.name})
 
 
 def _fsal_init(f: Any, t: Any, y: Any) -> dict:
     """Initial carried state of an FSAL method: f(t0, y0)."""
     return {"k": f(t, y)}
-
-
-def erk_step(tab: ButcherTableau, system: Any = None) -> Step:
-    """The ERK step of `tab`; given a system, the formulation with the smaller layout."""
-    if system is None:
-        return make_step(tab, "stages")
-    from cubie_trace.core.trace import trace_step
-    from cubie_trace.layout import plan
-
-    def footprint(step: Step) -> int:
-        return plan(trace_step(step, system)).total_elements
-
-    return min((make_step(tab, f) for f in FORMULATIONS), key=footprint)

@@ -1,4 +1,5 @@
-"""The functions a system provides, symbolically: operands and output expressions.
+"""The functions a system provides, symbolically: operands and output expressions,
+each derived (SymPy differentiation) only when first asked for.
 
 Operands, in call order (`p`, and `d` for a system with drivers, are appended
 by the step's `f`):
@@ -6,16 +7,27 @@ by the step's `f`):
 - `rhs(t, y, p[, d]) -> (n,)`
 - `jvp(t, y, v, p[, d]) -> (n,)`: J v, J the Jacobian of rhs in y
 - `jacobian(t, y, p[, d]) -> (n, n)`: row i is d rhs_i / d y
+- `jacobian_diagonal(t, y, p[, d]) -> (n,)`: d rhs_i / d y_i
+- `jacobian_nonzeros(t, y, p[, d]) -> (nnz,)`: the entries of J on its structural
+  pattern (`Functions.pattern`: rhs_i has a nonzero derivative in y_j), row-major
+- `dfdt(t, y, p) -> (n,)`: d rhs / d t, for systems without drivers (whose time
+  derivatives the interpolants do not provide)
 - `operator(t, y, v, gamma_h, p[, d]) -> (n,)`: M v - gamma_h J v
 - `observables(t, y, p[, d]) -> (n_observables,)`, with observables
 - `drivers(t, p, d) -> (n_drivers,)`, with drivers
+
+Every Jacobian-based function reads the Jacobian's structural entries, taken
+once, only where rhs_i depends on y_j, so a sparse system never pays for n^2
+derivatives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 
 import attrs
+import numpy as np
 import sympy as sp
 
 
@@ -60,26 +72,116 @@ class SystemFunction:
     shape: tuple[int, ...]
 
 
-def build_functions(symbols: Symbols, derivatives: Sequence[sp.Expr],
-                    observables: Sequence[sp.Expr], mass: sp.Matrix) -> dict[str, SystemFunction]:
-    """All functions of a system, "rhs" first."""
-    n = len(symbols.states)
-    context = ("p", "d") if symbols.drivers else ("p",)
-    jac = sp.Matrix(derivatives).jacobian(list(symbols.states))
-    jv = [sp.Add(*(jac[i, j] * symbols.v[j] for j in range(n) if jac[i, j] != 0))
-          for i in range(n)]
-    mv = mass * sp.Matrix(symbols.v)
-    functions = [
-        SystemFunction("rhs", ("t", "y", *context), tuple(derivatives), (n,)),
-        SystemFunction("jvp", ("t", "y", "v", *context), tuple(jv), (n,)),
-        SystemFunction("jacobian", ("t", "y", *context), tuple(jac), (n, n)),
-        SystemFunction("operator", ("t", "y", "v", "gamma_h", *context),
-                       tuple(mv[i] - symbols.gamma_h * jv[i] for i in range(n)), (n,)),
-    ]
-    if observables:
-        functions.append(SystemFunction("observables", ("t", "y", *context),
-                                        tuple(observables), (len(observables),)))
-    if symbols.drivers:
-        functions.append(SystemFunction("drivers", ("t", "p", "d"), symbols.drivers,
-                                        (len(symbols.drivers),)))
-    return {f.name: f for f in functions}
+# operands before the context (p[, d]) the step's f appends
+OPERANDS = {"rhs": ("t", "y"), "jvp": ("t", "y", "v"), "jacobian": ("t", "y"),
+            "jacobian_diagonal": ("t", "y"), "jacobian_nonzeros": ("t", "y"),
+            "dfdt": ("t", "y"), "operator": ("t", "y", "v", "gamma_h"),
+            "observables": ("t", "y")}
+
+
+class Functions(Mapping[str, SystemFunction]):
+    """A system's functions by name, each built on first access; `built` lists what
+    has been derived so far, in order ("jacobian_pattern" once the Jacobian's
+    entries were taken)."""
+
+    def __init__(self, symbols: Symbols, derivatives: Sequence[sp.Expr],
+                 observables: Sequence[sp.Expr], mass: sp.Matrix) -> None:
+        self.symbols, self.derivatives = symbols, tuple(derivatives)
+        self.observables, self.mass = tuple(observables), mass
+        self.names = ("rhs", "jvp", "jacobian", "jacobian_diagonal", "jacobian_nonzeros",
+                      *(() if symbols.drivers else ("dfdt",)), "operator",
+                      *(("observables",) if observables else ()),
+                      *(("drivers",) if symbols.drivers else ()))
+        self.built: list[str] = []
+        self._cache: dict[str, SystemFunction] = {}
+        self._entries: dict[tuple[int, int], sp.Expr] | None = None
+        self._lock = threading.RLock()  # traces in several threads build each function once
+
+    def __getitem__(self, name: str) -> SystemFunction:
+        if name not in self.names:
+            raise KeyError(name)
+        with self._lock:
+            if name not in self._cache:
+                self._cache[name] = self._build(name)
+                self.built.append(name)
+        return self._cache[name]
+
+    def _build(self, name: str) -> SystemFunction:
+        if name == "drivers":
+            operands, outputs = ("t", "p", "d"), self.symbols.drivers
+        else:
+            context = ("p", "d") if self.symbols.drivers else ("p",)
+            operands, outputs = (*OPERANDS[name], *context), getattr(self, f"_{name}")()
+        shape = (self.n, self.n) if name == "jacobian" else (len(outputs),)
+        return SystemFunction(name, operands, tuple(outputs), shape)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def n(self) -> int:
+        return len(self.symbols.states)
+
+    @property
+    def entries(self) -> dict[tuple[int, int], sp.Expr]:
+        """The Jacobian's structural nonzeros, (row, column) -> derivative, row-major."""
+        with self._lock:
+            if self._entries is None:
+                index = {s: j for j, s in enumerate(self.symbols.states)}
+                entries = {}
+                for i, f in enumerate(self.derivatives):
+                    for j in sorted(index[s] for s in f.free_symbols if s in index):
+                        derivative = sp.diff(f, self.symbols.states[j])
+                        if derivative != 0:
+                            entries[i, j] = derivative
+                self._entries = entries
+                self.built.append("jacobian_pattern")
+        return self._entries
+
+    @property
+    def pattern(self) -> np.ndarray:
+        """(n, n) bool: where the Jacobian has a structural nonzero."""
+        mask = np.zeros((self.n, self.n), dtype=bool)
+        for i, j in self.entries:
+            mask[i, j] = True
+        return mask
+
+    def _rhs(self) -> tuple[sp.Expr, ...]:
+        return self.derivatives
+
+    def _jv(self, v: Sequence[sp.Symbol]) -> list[sp.Expr]:
+        rows: list[list[sp.Expr]] = [[] for _ in range(self.n)]
+        for (i, j), derivative in self.entries.items():
+            rows[i].append(derivative * v[j])
+        return [sp.Add(*row) for row in rows]
+
+    def _jvp(self) -> list[sp.Expr]:
+        return self._jv(self.symbols.v)
+
+    def _jacobian(self) -> list[sp.Expr]:
+        dense = [sp.S.Zero] * (self.n * self.n)
+        for (i, j), derivative in self.entries.items():
+            dense[i * self.n + j] = derivative
+        return dense
+
+    def _jacobian_diagonal(self) -> list[sp.Expr]:
+        return [self.entries.get((i, i), sp.S.Zero) for i in range(self.n)]
+
+    def _jacobian_nonzeros(self) -> list[sp.Expr]:
+        return list(self.entries.values())
+
+    def _dfdt(self) -> list[sp.Expr]:
+        return [sp.diff(f, self.symbols.t) for f in self.derivatives]
+
+    def _operator(self) -> list[sp.Expr]:
+        v, jv = self.symbols.v, self._jv(self.symbols.v)
+        mv: list[list[sp.Expr]] = [[] for _ in range(self.n)]
+        for (i, j), m in self.mass.todok().items():
+            mv[i].append(m * v[j])
+        return [sp.Add(*mv[i]) - self.symbols.gamma_h * jv[i] for i in range(self.n)]
+
+    def _observables(self) -> tuple[sp.Expr, ...]:
+        return self.observables

@@ -13,7 +13,6 @@ functions and their operands are listed in `cubie_trace.systems.functions`.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -23,7 +22,7 @@ import sympy as sp
 from cubie_trace.core.values import FLOAT_DTYPES, Aval
 from cubie_trace.systems.codegen import function_source
 from cubie_trace.systems.drivers import DriverSet, make_driver
-from cubie_trace.systems.functions import Symbols, SystemFunction, build_functions
+from cubie_trace.systems.functions import Functions, Symbols, SystemFunction
 from cubie_trace.systems.parse import (
     SymbolTable,
     parse_equations,
@@ -38,8 +37,9 @@ Observables = Sequence[str] | Mapping[str, Any]
 
 
 class ODESystem:
-    """A named ODE system: symbolic right-hand side, Jacobian products, observables,
-    drivers; numpy evaluation and generated source for each function."""
+    """A named ODE system: symbolic right-hand side, Jacobian (dense, diagonal, structural
+    nonzeros), its products, dfdt, observables, drivers; numpy evaluation and generated
+    source for each function, each derived only when first used."""
 
     def __init__(self, derivatives: Mapping[str, Any], states: Values,
                  parameters: Values | None = None, constants: Values | None = None,
@@ -85,9 +85,9 @@ class ODESystem:
                                 tuple(table.symbols[s] for s in defaults),
                                 tuple(table.symbols[s] for s in self.driver_set.names))
         self._numpy: dict[str, Callable[..., Any]] = {}
-        self.functions = ("rhs", "jvp", "jacobian", "operator",
-                          *(("observables",) if observed else ()),
-                          *(("drivers",) if self.driver_set.drivers else ()))
+        self.definitions = Functions(self._symbols, self.derivatives,
+                                     self.observable_expressions, self.mass)
+        self.functions = self.definitions.names
 
     @classmethod
     def from_equations(cls, equations: Sequence[str] | str, states: Values,
@@ -151,11 +151,18 @@ class ODESystem:
         """The buffer `d` for new driver samples (same drivers, same sample counts)."""
         return self.driver_set.resampled(drivers).coefficients()
 
-    @functools.cached_property
-    def definitions(self) -> dict[str, SystemFunction]:
-        """Each function's operands and symbolic outputs."""
-        return build_functions(self._symbols, self.derivatives, self.observable_expressions,
-                               self.mass)
+    @property
+    def built(self) -> tuple[str, ...]:
+        """What has been derived symbolically so far (functions, "jacobian_pattern"), in
+        order: each function is built when a trace, an evaluation or the lowering first
+        asks for it."""
+        return tuple(self.definitions.built)
+
+    @property
+    def jacobian_pattern(self) -> np.ndarray:
+        """(n, n) bool: the Jacobian's structural nonzeros, the order of
+        `jacobian_nonzeros` (row-major)."""
+        return self.definitions.pattern
 
     def _function(self, fn: str) -> SystemFunction:
         if fn not in self.functions:

@@ -2,8 +2,8 @@
 
 - Observed convergence order of the traced step (`ct.interpret`, fixed steps) on
   a smooth nonlinear non-autonomous problem with a known solution, and the order
-  of its embedded error estimate: a few methods by default, every tableau in
-  both formulations in the slow run.
+  of its embedded error estimate: a few methods by default, every tableau in the
+  slow run.
 - Adaptive solves of a Lorenz rho sweep and of Van der Pol (mu = 1) at
   rtol = atol = 1e-10 against scipy DOP853 at 1e-13 (tsit5 by default; dopri54,
   vern7 and dop853 in the slow run).
@@ -19,7 +19,7 @@ import pytest
 
 import cubie_trace as ct
 from cubie_trace.core.step import Step, get_method
-from cubie_trace.integrators.erk import FORMULATIONS, make_step
+from cubie_trace.integrators.erk import erk_step
 from cubie_trace.integrators.tableaus import ERK_TABLEAUS
 from tests.integrators.problems import (
     EXACT_EQUATIONS,
@@ -106,7 +106,7 @@ def check_error_estimate(step: Step) -> None:
 
 @pytest.mark.parametrize("method", CI_METHODS)
 def test_convergence_order(method: str) -> None:
-    """The registered method (whichever formulation it picked) has its nominal order."""
+    """The registered method has its nominal order."""
     step = get_method(method, exact_system())
     check_order(step)
     if step.adaptive:
@@ -114,10 +114,9 @@ def test_convergence_order(method: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("formulation", FORMULATIONS)
 @pytest.mark.parametrize("name", list(ERK_TABLEAUS))
-def test_convergence_order_every_tableau(name: str, formulation: str) -> None:
-    step = make_step(ERK_TABLEAUS[name], formulation)
+def test_convergence_order_every_tableau(name: str) -> None:
+    step = erk_step(ERK_TABLEAUS[name])
     check_order(step)
     if step.adaptive:
         check_error_estimate(step)

@@ -1,6 +1,6 @@
-"""Single traced steps against hand computations: one step of every ERK tableau in
-both formulations equals the Butcher sum evaluated with numpy from the tableau,
-FSAL state is f at the new point, and `erk_step` keeps the smaller layout.
+"""Single traced steps against hand computations: one step of every ERK tableau
+equals the Butcher sum evaluated with numpy from the tableau, and FSAL state is f
+at the new point.
 """
 
 from __future__ import annotations
@@ -9,11 +9,9 @@ import numpy as np
 import pytest
 
 import cubie_trace as ct
-from cubie_trace.core.step import get_method
 from cubie_trace.integrators.butcher import ButcherTableau
-from cubie_trace.integrators.erk import FORMULATIONS, erk_step, make_step
+from cubie_trace.integrators.erk import erk_step
 from cubie_trace.integrators.tableaus import ERK_TABLEAUS
-from cubie_trace.systems import library
 from tests.integrators.problems import EXACT_EQUATIONS, EXACT_P, exact_rhs, exact_solution
 
 
@@ -41,12 +39,10 @@ def butcher_step(tab: ButcherTableau, t: float, dt: float,
     return y + dt * (b @ k), err, k
 
 
-@pytest.mark.parametrize("formulation", FORMULATIONS)
 @pytest.mark.parametrize("name", list(ERK_TABLEAUS))
-def test_one_step_matches_the_butcher_sum(name: str, formulation: str,
-                                          system: ct.ODESystem) -> None:
+def test_one_step_matches_the_butcher_sum(name: str, system: ct.ODESystem) -> None:
     tab = ERK_TABLEAUS[name]
-    program = ct.trace(make_step(tab, formulation), system=system)
+    program = ct.trace(erk_step(tab), system=system)
     t, dt = 0.3, 0.17
     y = np.array([0.9, 0.2])  # off the exact solution: a generic point
     y_new, err, k = butcher_step(tab, t, dt, y)
@@ -75,15 +71,3 @@ def test_euler_by_hand(system: ct.ODESystem) -> None:
     got_y, err, state, status = ct.interpret(program, t, dt, y, {}, np.array(EXACT_P))
     np.testing.assert_allclose(got_y, y + dt * exact_rhs(t, y), rtol=1e-15)
     assert err is None and state == {} and int(status) == 0
-
-
-@pytest.mark.parametrize("name", ["rk4", "dopri54", "tsit5", "dop853"])
-def test_erk_step_keeps_the_smaller_formulation(name: str) -> None:
-    chain = library.linear_chain(16)
-    sizes = {f: ct.plan(ct.trace(make_step(ERK_TABLEAUS[name], f), system=chain))
-             .total_elements for f in FORMULATIONS}
-    chosen = erk_step(ERK_TABLEAUS[name], chain)
-    assert chosen.meta["formulation"] in FORMULATIONS
-    assert sizes[chosen.meta["formulation"]] == min(sizes.values())
-    registered = get_method(name, chain)
-    assert ct.plan(ct.trace(registered, system=chain)).total_elements == min(sizes.values())
