@@ -17,7 +17,8 @@ stiffly accurate tableaus only.
 Predictors: the first implicit stage starts from `c_i dt k_0` after an explicit first
 stage (else from y), each later stage from the previous stage's increment. The Newton
 matrix `M - a_ii dt J` is factored once per step at (t, y) when every implicit stage
-has the same diagonal (SDIRK, ESDIRK), else once per stage at its predictor.
+has the same diagonal (SDIRK, ESDIRK), else (and for a single stage) once per stage at
+its predictor.
 Error estimate: `dt sum_i (b - b_error)_i k_i`.
 
 Single-stage methods without an embedded pair (backward Euler) estimate their error
@@ -78,7 +79,9 @@ def dirk_step(tab: ButcherTableau, system: Any, newton: dict | None = None,
     solver = StageSolver.build(system, mass, newton, linear, jacobian)
     pinv = None if mass is None else np.linalg.pinv(mass)
     diagonal = {a[i][i] for i in range(s) if a[i][i] != 0.0}
-    shared = len(diagonal) == 1  # one Newton matrix for the whole step
+    # one Newton matrix for the whole step at (t, y); a single stage takes its own at
+    # its predictor, a better point for the same one factorisation
+    shared = len(diagonal) == 1 and s > 1
     e = None if tab.b_error is None else [bi - bh for bi, bh in zip(b, tab.b_error)]
 
     def fn(f: Any, t: Any, dt: Any, y: Any, state: dict) -> Any:
@@ -128,7 +131,7 @@ def dirk_step(tab: ButcherTableau, system: Any, newton: dict | None = None,
                 if e[i] != 0.0:
                     err = _axpy(err, e[i], dt, k[i])
         elif euler_estimate:
-            filtered, st = solver.apply_inverse(f, t, y, dt, factors,
+            filtered, st = solver.apply_inverse(f, t + dt, y + z0, dt, factors,
                                                 times(mass, z) - dt * f0)
             status = _worse(status, st)
             err = 0.5 * filtered
