@@ -19,7 +19,9 @@ stage (else from y), each later stage from the previous stage's increment. The N
 matrix `M - a_ii dt J` is factored once per step at (t, y) when every implicit stage
 has the same diagonal (SDIRK, ESDIRK), else (and for a single stage) once per stage at
 its predictor.
-Error estimate: `dt sum_i (b - b_error)_i k_i`.
+Error estimate: `dt sum_i (b - b_error)_i k_i`, accumulated as the stages come; where
+the solution and the embedded one are both stage values (b and b_error rows of a, as in
+the Kvaerno pairs and Crank-Nicolson), their difference `z_m - z_m'`.
 
 Single-stage methods without an embedded pair (backward Euler) estimate their error
 from the explicit Euler predictor instead: with `f_0 = f(t, y)` and `y_new = y + z`,
@@ -55,6 +57,15 @@ def _worse(status: Any, new: Any) -> Any:
     return ct.where(status == int(OK), new, status)
 
 
+def _row(tab: ButcherTableau, weights: Any) -> int | None:
+    """The last stage whose row of `a` equals `weights`, or None."""
+    if weights is None:
+        return None
+    rows = [i for i in range(tab.stages)
+            if np.allclose(tab.a[i], weights, rtol=0.0, atol=1e-15)]
+    return rows[-1] if rows else None
+
+
 def dirk_step(tab: ButcherTableau, system: Any, newton: dict | None = None,
               linear: dict | None = None, jacobian: str | None = None, *,
               name: str | None = None, euler_estimate: bool = False,
@@ -84,6 +95,10 @@ def dirk_step(tab: ButcherTableau, system: Any, newton: dict | None = None,
     shared = len(diagonal) == 1 and s > 1
     e = None if tab.b_error is None else [bi - bh for bi, bh in zip(b, tab.b_error)]
 
+    # a solution equal to a stage's value is that stage (y + z_m), never a sum of k's:
+    # fewer buffers live, and no k of an explicit stage needed
+    sol_row, est_row = _row(tab, b), _row(tab, tab.b_error)
+
     def fn(f: Any, t: Any, dt: Any, y: Any, state: dict) -> Any:
         status: Any = int(OK)
         factors = None
@@ -91,7 +106,7 @@ def dirk_step(tab: ButcherTableau, system: Any, newton: dict | None = None,
             factors, status = solver.factor(f, t, y, next(iter(diagonal)) * dt)
         f0 = f(t, y) if euler_estimate else None
         k: list[Any] = [None] * s
-        z = None
+        z = z0 = y_new = z_est = increment = err = None
         for i in range(s):
             base = None
             for j in range(i):
@@ -101,35 +116,34 @@ def dirk_step(tab: ButcherTableau, system: Any, newton: dict | None = None,
             if a[i][i] == 0.0:
                 z = ct.zeros_like(y) if base is None else base
                 k[i] = times(pinv, f(ti, y + z))
-                continue
-            gamma_h = a[i][i] * dt
-            if z is not None:
-                z0 = z
-            elif euler_predictor:
-                z0 = dt * times(pinv, f0)
-            elif i > 0 and a[0][0] == 0.0:
-                z0 = (c[i] * dt) * k[0]
             else:
-                z0 = ct.zeros_like(y)
-            if not shared:
-                factors, st = solver.factor(f, ti, y + z0, gamma_h)
+                gamma_h = a[i][i] * dt
+                if z is not None:
+                    z0 = z
+                elif euler_predictor:
+                    z0 = dt * times(pinv, f0)
+                elif i > 0 and a[0][0] == 0.0:
+                    z0 = (c[i] * dt) * k[0]
+                else:
+                    z0 = ct.zeros_like(y)
+                if not shared:
+                    factors, st = solver.factor(f, ti, y + z0, gamma_h)
+                    status = _worse(status, st)
+                z, st = solver.solve(f, ti, y, base, z0, gamma_h, factors)
                 status = _worse(status, st)
-            z, st = solver.solve(f, ti, y, base, z0, gamma_h, factors)
-            status = _worse(status, st)
-            k[i] = ct.hint((z if base is None else z - base) / gamma_h, f"k{i}")
-        if accurate:
-            y_new = y + z
-        else:
-            increment = None
-            for i in range(s):
-                if b[i] != 0.0:
-                    increment = _axpy(increment, b[i], dt, k[i])
+                k[i] = ct.hint((z if base is None else z - base) / gamma_h, f"k{i}")
+            if i == sol_row:
+                y_new = y + z
+            elif sol_row is None and b[i] != 0.0:
+                increment = _axpy(increment, b[i], dt, k[i])
+            if i == est_row:
+                z_est = z
+            if e is not None and (sol_row is None or est_row is None) and e[i] != 0.0:
+                err = _axpy(err, e[i], dt, k[i])
+        if sol_row is None:
             y_new = y + increment
-        err = None
-        if e is not None:
-            for i in range(s):
-                if e[i] != 0.0:
-                    err = _axpy(err, e[i], dt, k[i])
+        if e is not None and sol_row is not None and est_row is not None:
+            err = (y_new - y) - z_est
         elif euler_estimate:
             filtered, st = solver.apply_inverse(f, t + dt, y + z0, dt, factors,
                                                 times(mass, z) - dt * f0)
