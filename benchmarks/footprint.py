@@ -59,7 +59,9 @@ CUBIE_NAMES = {
 
 # Published CuBIE 0.17.0 step totals (16-state chain, float64), shown only when CuBIE
 # cannot be queried here.
-REFERENCE_CHAIN16_STEP = {"rk4": 64, "dopri54": 112, "tsit5": 112, "euler": 0}
+REFERENCE_CHAIN16_STEP = {"rk4": 64, "dopri54": 112, "tsit5": 112, "euler": 0,
+                         "backwards_euler": 83, "backwards_euler_pc": 149,
+                         "crank_nicolson": 83, "l_stable_dirk_3": 181, "kvaerno5": 261}
 
 
 # ---------------------------------------------------------------- machine and command
@@ -338,7 +340,7 @@ def print_tables(rows: list[dict[str, Any]], cubie: dict[str, Any]) -> None:
           "program).")
     print("sh/loc/per = shared/local/persistent; LB = lower bound; none = no reuse; "
           "CuBIE total = shared + declared_local_elements (includes persistent).\n")
-    header = (f"{'system':<15}{'method':<11}{'step sh/loc/per':>16}{'step':>6}{'LB':>5}"
+    header = (f"{'system':<15}{'method':<21}{'step sh/loc/per':>16}{'step':>6}{'LB':>5}"
               f"{'none':>6}{'loop':>6}{'LB':>5}{'none':>6}  {'CuBIE step':>15}{'CuBIE loop':>15}"
               f"{'ours/CuBIE step':>16}{'loop':>6}")
     print(header)
@@ -356,7 +358,7 @@ def print_tables(rows: list[dict[str, Any]], cubie: dict[str, Any]) -> None:
         else:
             cstep = cloop = rstep = rloop = "-"
         split = f"{s['shared']}/{s['local']}/{s['persistent']}"
-        print(f"{r['system']:<15}{r['method']:<11}{split:>16}{s['total']:>6}"
+        print(f"{r['system']:<15}{r['method']:<21}{split:>16}{s['total']:>6}"
               f"{s['lower_bound']:>5}{s['no_reuse']:>6}{lp['total']:>6}{lp['lower_bound']:>5}"
               f"{lp['no_reuse']:>6}  {cstep:>15}{cloop:>15}{rstep:>16}{rloop:>6}")
     if cubie["status"] != "measured":
@@ -364,7 +366,7 @@ def print_tables(rows: list[dict[str, Any]], cubie: dict[str, Any]) -> None:
         print("Reference values (published, NOT measured here): CuBIE 0.17.0 step totals, "
               "16-state chain, float64:")
         for method, value in REFERENCE_CHAIN16_STEP.items():
-            print(f"  {method:<8} {value}")
+            print(f"  {method:<18} {value}")
     else:
         notes = sorted({(r["method"], w) for r in cubie["rows"] for w in r.get("warnings", [])})
         for method, w in notes:

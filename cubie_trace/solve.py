@@ -10,7 +10,8 @@ import numpy as np
 
 from cubie_trace.batch import Batch, build_batch, save_times
 from cubie_trace.core.program import Program
-from cubie_trace.core.step import Step, get_method
+from cubie_trace.core.step import Step, get_method, method_options
+from cubie_trace.integrators import refuse_mass
 from cubie_trace.integrators.controllers import KINDS, Controller
 from cubie_trace.integrators.loop import LoopSpec, build_loop
 from cubie_trace.integrators.summaries import Summaries
@@ -34,7 +35,11 @@ def _positive(name: str, value: Any) -> float:
 
 
 class Solver:
-    """A method, its options and a backend, compiled once per number of saves."""
+    """A method, its options and a backend, compiled once per number of saves.
+
+    `newton`, `linear` (dicts) and `jacobian` ("dense" or "matrix-free") configure an
+    implicit method's solves (see the method's factory for the keys it takes).
+    """
 
     def __init__(self, system: Any, method: str | Step = "tsit5", *, rtol: float | None = None,
                  atol: float | None = None, dt: float | None = None,
@@ -43,9 +48,12 @@ class Solver:
                  precision: str = "float64", backend: str = "auto",
                  summaries: Sequence[str] | None = None, summarise_every: float | None = None,
                  policy: str = "local", shared_budget_bytes: int | None = None,
-                 pin: Mapping[str, str] | None = None) -> None:
+                 pin: Mapping[str, str] | None = None, newton: dict | None = None,
+                 linear: dict | None = None, jacobian: str | None = None) -> None:
         self.system = system
-        self.step = get_method(method, system)
+        self.step = get_method(method, system,
+                               **method_options(newton=newton, linear=linear, jacobian=jacobian))
+        refuse_mass(self.step, system)
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if backend not in BACKENDS:

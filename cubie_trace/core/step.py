@@ -8,6 +8,7 @@ again with a smaller dt) or fatal (any other code: the run ends with it).
 from __future__ import annotations
 
 import enum
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -107,14 +108,21 @@ def step(order: int, error_order: int | None = None, state: StateSpec | None = N
     return wrap
 
 
-_METHODS: dict[str, Callable[[Any], Step]] = {}
+_METHODS: dict[str, Callable[..., Step]] = {}
 _ALIASES: dict[str, str] = {}
 
+# Options a user may give an implicit method (`Solver(..., newton={...})`): the Newton
+# iteration's settings, the linear solver's, and how the Newton matrix is handled.
+METHOD_OPTIONS = ("newton", "linear", "jacobian")
+JACOBIANS = ("dense", "matrix-free")
 
-def register_method(name: str, factory: Callable[[Any], Step],
+
+def register_method(name: str, factory: Callable[..., Step],
                     aliases: tuple[str, ...] = ()) -> None:
-    """Make a step available by name; `factory(system_or_None)` builds it, so a method may
-    specialise itself to the system it integrates."""
+    """Make a step available by name; `factory(system_or_None, **options)` builds it, so a
+    method may specialise itself to the system it integrates. An explicit method's factory
+    takes the system alone; an implicit one's also takes the `METHOD_OPTIONS` it honours
+    as keywords, each passed only when the user gave it."""
     _METHODS[name] = factory
     for alias in aliases:
         _ALIASES[alias] = name
@@ -125,9 +133,37 @@ def methods() -> list[str]:
     return sorted(_METHODS)
 
 
-def get_method(method: str | Step, system: Any = None) -> Step:
-    """The step for a method name (or alias), or `method` itself if it is a Step."""
+def method_options(newton: dict | None = None, linear: dict | None = None,
+                   jacobian: str | None = None) -> dict[str, Any]:
+    """The method options the user gave (None: not given), checked for their types."""
+    given: dict[str, Any] = {}
+    for key, value in (("newton", newton), ("linear", linear)):
+        if value is not None:
+            if not isinstance(value, dict):
+                raise TypeError(f"{key} options must be a dict, got {type(value).__name__}")
+            given[key] = dict(value)
+    if jacobian is not None:
+        if jacobian not in JACOBIANS:
+            raise ValueError(f"jacobian must be one of {JACOBIANS}, got {jacobian!r}")
+        given["jacobian"] = jacobian
+    return given
+
+
+def get_method(method: str | Step, system: Any = None, **options: Any) -> Step:
+    """The step for a method name (or alias), or `method` itself if it is a Step.
+
+    `options` (`newton`, `linear`, `jacobian`; see `method_options`) go to the method's
+    factory; a method that takes none of them (an explicit one, or a Step given as
+    such) raises ValueError when given any.
+    """
+    unknown = sorted(set(options) - set(METHOD_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown method options {unknown}; the options are {METHOD_OPTIONS}")
+    options = {key: value for key, value in options.items() if value is not None}
     if isinstance(method, Step):
+        if options:
+            raise ValueError(f"options {sorted(options)} apply to a method chosen by name, "
+                             f"not to the step {method.name!r} given as such")
         return method
     if not isinstance(method, str):
         raise TypeError(f"method must be a name from ct.methods() or a @ct.step function, "
@@ -135,4 +171,19 @@ def get_method(method: str | Step, system: Any = None) -> Step:
     key = _ALIASES.get(method.lower(), method.lower())
     if key not in _METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {methods()}")
-    return _METHODS[key](system)
+    factory = _METHODS[key]
+    taken = _accepted(factory)
+    refused = sorted(name for name in options if name not in taken)
+    if refused:
+        raise ValueError(f"method {method!r} takes no option(s) {refused}"
+                         + (f"; it takes {sorted(taken)}" if taken else
+                            " (it is explicit: nothing to solve)"))
+    return factory(system, **options)
+
+
+def _accepted(factory: Callable[..., Step]) -> set[str]:
+    """The method options a factory takes as keywords."""
+    params = inspect.signature(factory).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return set(METHOD_OPTIONS)
+    return {p.name for p in params if p.name in METHOD_OPTIONS}

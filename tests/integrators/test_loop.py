@@ -65,7 +65,9 @@ def test_loop_layout_verifies(method: str, lorenz: ct.ODESystem,
         ct.plan(full, policy=policy).verify()
 
 
-CUBIE_0_17 = {"rk4": 64, "dopri54": 112, "tsit5": 112, "euler": 0}  # float64, chain of 16
+CUBIE_0_17 = {"rk4": 64, "dopri54": 112, "tsit5": 112, "euler": 0,  # float64, chain of 16
+              "backwards_euler": 83, "backwards_euler_pc": 149, "crank_nicolson": 83,
+              "l_stable_dirk_3": 181, "kvaerno5": 261}
 
 
 @pytest.mark.parametrize("method", ct.methods())
