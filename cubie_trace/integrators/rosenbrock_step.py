@@ -199,7 +199,8 @@ def _stage_function(tab: RosenbrockTableau, solver: DenseSolver | KrylovSolver,
                     arg = _axpy(arg, a[i][j], u[j])
                 if coupling[i][j] != 0.0:
                     coupled = _axpy(coupled, coupling[i][j], u[j])
-            fi = f0 if i == 0 and tab.c[0] == 0.0 else f(t + tab.c[i] * dt, y if arg is None else y + arg)
+            at = y if arg is None else y + arg
+            fi = f0 if i == 0 and tab.c[0] == 0.0 else f(t + tab.c[i] * dt, at)
             rhs = gamma_h * fi
             if coupled is not None:
                 rhs = rhs + gamma * _matvec(mass, coupled)
