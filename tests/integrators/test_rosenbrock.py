@@ -118,6 +118,37 @@ def test_step_footprint_within_cubie(method: str, bound: int) -> None:
     assert layout.total_elements <= bound
 
 
+@pytest.mark.parametrize("jacobian", ["dense", "matrix-free"])
+def test_singular_matrix_is_a_retryable_linear_failure(jacobian: str) -> None:
+    """One RODAS4 step on dx = k x, dy = -y: exp(k dt) and exp(-dt) for k = 1; with
+    k = 1/(gamma dt), W = 1 - gamma dt k is zero and the step reports LINEAR_FAILED."""
+    system = ct.ODESystem.from_equations(["dx = k*x", "dy = -y"], states={"x": 1.0, "y": 1.0},
+                                         parameters={"k": 1.0})
+    tab, dt = ROSENBROCK_TABLEAUS["rodas4"], 0.1
+    program = ct.trace(rosenbrock_step(tab, system, jacobian=jacobian), system=system)
+    y_new, _, _, status = ct.interpret(program, 0.0, dt, np.ones(2), {}, np.array([1.0]))
+    assert status == int(ct.Status.OK)
+    np.testing.assert_allclose(y_new, np.exp([dt, -dt]), rtol=1e-6)
+    *_, status = ct.interpret(program, 0.0, dt, np.ones(2), {}, np.array([1 / (tab.gamma * dt)]))
+    assert status == int(ct.Status.LINEAR_FAILED)
+
+
+def test_driver_time_derivative_by_difference() -> None:
+    """dx = -x + u with the driver u(t) = t: f_t by a difference in t; one RODAS4 step
+    from t = 0.5 matches x = t - 1 + (x0 - t0 + 1) exp(-(t - t0))."""
+    samples = [0.0, 1.0, 2.0, 3.0]
+    system = ct.ODESystem.from_equations(["dx = -x + u"], states={"x": 1.0},
+                                         drivers={"u": (samples, samples)})
+    step = rosenbrock_step(ROSENBROCK_TABLEAUS["rodas4"], system)
+    assert step.meta["dfdt"] == "difference"
+    program = ct.trace(step, system=system)
+    t0, dt = 0.5, 0.1
+    y_new, *_ = ct.interpret(program, t0, dt, np.ones(1), {}, np.zeros(0),
+                             system.driver_coefficients)
+    exact = t0 + dt - 1 + (2 - t0) * np.exp(-dt)
+    assert abs(y_new[0] - exact) <= 1e-7
+
+
 # --- convergence order -----------------------------------------------------------------
 
 
