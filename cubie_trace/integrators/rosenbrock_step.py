@@ -112,7 +112,7 @@ class DenseSolver:
         for k, (i, j, _) in enumerate(self.entries):
             if self.mass[i, j] != 0.0:
                 w = w.at[k].set(w[k] + float(self.mass[i, j]))
-        return w
+        return ct.hint(w, "w")
 
     def prepare(self, f: Any, t: Any, y: Any, gamma_h: Any) -> tuple[Solve, Any]:
         factors, status = self.lu.factor(self.values(f.jacobian_nonzeros(t, y), gamma_h))
@@ -190,6 +190,8 @@ def _stage_function(tab: RosenbrockTableau, solver: DenseSolver | KrylovSolver,
         elif uses_ft:
             delta = (t + FD_STEP * ct.maximum(ct.abs(t), dt)) - t
             ft = (f(t + delta, y) - f0) / delta
+        if ft is not None:
+            ft = ct.hint(ft, "f_t")
         u: list[Any] = [None] * s
         increment = err = None
         for i in range(s):
@@ -207,6 +209,7 @@ def _stage_function(tab: RosenbrockTableau, solver: DenseSolver | KrylovSolver,
             if ft is not None and tab.d[i] != 0.0:
                 rhs = rhs + (gamma * tab.d[i] * dt * dt) * ft
             u[i], stage_status = solve(rhs)
+            u[i] = ct.hint(u[i], f"u{i + 1}")
             if stage_status is not None:
                 status = stage_status if status is None else ct.where(
                     stage_status != int(OK), stage_status, status)
