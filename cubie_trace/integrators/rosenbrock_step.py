@@ -224,11 +224,15 @@ def _stage_function(tab: RosenbrockTableau, solver: DenseSolver | KrylovSolver,
 
 
 def rosenbrock_step(tab: RosenbrockTableau, system: Any, jacobian: str | None = None,
-                    linear: dict[str, Any] | None = None) -> Step:
+                    linear: dict[str, Any] | None = None,
+                    newton: dict[str, Any] | None = None) -> Step:
     """The Rosenbrock step of `tab` for `system`; `jacobian` ("dense" or "matrix-free")
     picks the linear solver and `linear` its options (dense: pivot_tol; matrix-free:
     method, preconditioner ("jacobi" or any `linear_solve` spelling), tol, max_iters,
-    restart)."""
+    restart). There is no Newton iteration, so `newton` options are refused."""
+    if newton is not None:
+        raise ValueError(f"method {tab.name!r} solves only linear systems; it takes no "
+                         f"newton options (use linear= and jacobian=)")
     if system is None:
         raise ValueError(f"method {tab.name!r} is specialised to its system; pass system=")
     mass = mass_of(system)

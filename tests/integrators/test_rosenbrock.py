@@ -103,6 +103,8 @@ def test_solver_choice_and_options() -> None:
         rosenbrock_step(tab, small, jacobian="sparse")
     with pytest.raises(ValueError, match="linear options"):
         rosenbrock_step(tab, small, linear={"restart": 4})
+    with pytest.raises(ValueError, match="no newton options"):
+        rosenbrock_step(tab, small, newton={"max_iters": 4})
     symbolic = ct.ODESystem.from_equations(["dx = -x"], states={"x": 1.0},
                                            parameters={"m": 2.0}, mass=["m"])
     with pytest.raises(ValueError, match="constant mass matrix"):
