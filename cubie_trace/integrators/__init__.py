@@ -15,6 +15,7 @@ from cubie_trace.integrators.erk import erk_step
 from cubie_trace.integrators.euler import euler
 from cubie_trace.integrators.implicit_methods import IMPLICIT_METHODS
 from cubie_trace.integrators.mass import refuse_mass
+from cubie_trace.integrators.rosenbrock_step import rosenbrock_step
 from cubie_trace.integrators.tableaus import ERK_TABLEAUS
 
 ALIASES = {"dopri54": ("rk45", "ode45", "dopri5"), "bs32": ("rk23", "ode23")}
@@ -43,5 +44,7 @@ for _name in ERK_TABLEAUS:
 for _name, _method in IMPLICIT_METHODS.items():
     if _method.family == "dirk":
         register_method(_name, partial(_dirk, _name), _method.aliases)
+    elif _method.family == "rosenbrock":
+        register_method(_name, partial(rosenbrock_step, _method.tableau), _method.aliases)
 
-__all__ = ["Controller", "dirk_step", "erk_step", "euler", "refuse_mass"]
+__all__ = ["Controller", "dirk_step", "erk_step", "euler", "refuse_mass", "rosenbrock_step"]
