@@ -4,6 +4,12 @@ Test Set for IVP Solvers (Mazzia and Magherini)."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp as scipy_solve_ivp
@@ -155,3 +161,19 @@ def test_footprint_on_chain16() -> None:
     layout = ct.plan(ct.trace("radau_iia_5", system=library.linear_chain(16)))
     layout.verify()
     assert layout.total_elements <= 186
+
+
+@pytest.mark.slow
+def test_cuda_simulator_agrees_with_cpu() -> None:
+    """The CUDA code path of Radau IIA 5, run in numba's simulator, matches the CPU target."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": str(root)}
+    proc = subprocess.run([sys.executable, "-m", "tests.integrators.firk_sim_script"],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["simulator"] and out["cuda"]["ok"] and out["cpu"]["ok"]
+    assert out["cuda"]["newton_iterations"] == out["cpu"]["newton_iterations"]
+    np.testing.assert_allclose(out["cuda"]["y"], out["cpu"]["y"], rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(out["cpu"]["y"], [robertson_reference(1.0, k) for k in K1],
+                               rtol=1e-3, atol=1e-12)
