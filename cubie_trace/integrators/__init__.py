@@ -12,7 +12,7 @@ from cubie_trace.core.step import Step, register_method
 from cubie_trace.integrators.controllers import Controller
 from cubie_trace.integrators.erk import erk_step
 from cubie_trace.integrators.euler import euler
-from cubie_trace.integrators.firk import firk_method
+from cubie_trace.integrators.firk_methods import firk_method
 from cubie_trace.integrators.implicit_methods import IMPLICIT_METHODS
 from cubie_trace.integrators.tableaus import ERK_TABLEAUS
 

@@ -31,7 +31,6 @@ are fixed-step methods.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -40,7 +39,7 @@ from cubie_trace.core import ops as ct
 from cubie_trace.core.counters import count
 from cubie_trace.core.step import OK, Status, Step
 from cubie_trace.integrators.butcher import ButcherTableau
-from cubie_trace.integrators.firk_tableaus import FIRK_TABLEAUS, FIRK_TRANSFORMS, RADAU5_ERROR
+from cubie_trace.integrators.firk_tableaus import FIRK_TRANSFORMS, RADAU5_ERROR
 from cubie_trace.solvers.info import ratio
 from cubie_trace.solvers.sparse_lu import SparseLU
 
@@ -89,7 +88,7 @@ class StageMatrices:
     def real(self, jn: Any, g: Any) -> tuple[Any, Any]:
         """Factors of ``g M - J`` and their status."""
         entries = [self._entry(jn, i, j, g) for i, j in np.argwhere(self.pattern)]
-        return self.real_lu.factor(_vector(entries))
+        return self.real_lu.factor(vector(entries))
 
     def complex(self, jn: Any, alpha: Any, beta: Any) -> tuple[Any, Any]:
         """Factors of the real form of ``(alpha + i beta) M - J`` and their status."""
@@ -101,22 +100,27 @@ class StageMatrices:
             else:
                 sign = -1.0 if i < n else 1.0
                 entries.append((sign * self.mass[row, col]) * beta)
-        return self.complex_lu.factor(_vector(entries))
+        return self.complex_lu.factor(vector(entries))
 
     def times_mass(self, v: Any) -> Any:
         """``M v``."""
-        if np.array_equal(self.mass, np.eye(self.n)):
-            return v
-        rows = []
-        for i in range(self.n):
-            acc: Any = 0.0
-            for j in np.flatnonzero(self.mass[i]):
-                acc = acc + self.mass[i, j] * v[int(j)]
-            rows.append(acc)
-        return _vector(rows)
+        return mass_times(self.mass, v)
 
 
-def _vector(entries: list[Any]) -> Any:
+def mass_times(mass: np.ndarray, v: Any) -> Any:
+    """``M v`` for the constant mass matrix `mass`."""
+    if np.array_equal(mass, np.eye(len(mass))):
+        return v
+    rows = []
+    for i in range(len(mass)):
+        acc: Any = 0.0
+        for j in np.flatnonzero(mass[i]):
+            acc = acc + mass[i, j] * v[int(j)]
+        rows.append(acc)
+    return vector(rows)
+
+
+def vector(entries: list[Any]) -> Any:
     out = ct.zeros(len(entries))
     for k, value in enumerate(entries):
         out = out.at[k].set(value)
@@ -125,10 +129,10 @@ def _vector(entries: list[Any]) -> Any:
 
 def _join(a: Any, b: Any) -> Any:
     """The real 2n-vector ``(a, b)`` of the complex vector ``a + i b``."""
-    return _vector([a[i] for i in range(len(a))] + [b[i] for i in range(len(b))])
+    return vector([a[i] for i in range(len(a))] + [b[i] for i in range(len(b))])
 
 
-def _combine(weights: Any, vectors: list[Any]) -> Any:
+def combine(weights: Any, vectors: list[Any]) -> Any:
     """``sum_j weights_j vectors_j`` over the nonzero weights (None when all are zero)."""
     acc = None
     for w, v in zip(weights, vectors):
@@ -138,33 +142,32 @@ def _combine(weights: Any, vectors: list[Any]) -> Any:
     return acc
 
 
-def firk_method(name: str) -> Callable[..., Step]:
-    """The factory `factory(system, newton=None, jacobian="dense")` of tableau `name`."""
-    def factory(system: Any, newton: dict | None = None, jacobian: str = "dense") -> Step:
-        if system is None:
-            raise ValueError(f"{name} is implicit: it needs the system it integrates")
-        if jacobian != "dense":
-            raise ValueError(f"{name}: jacobian must be 'dense' (sparse LU on the Jacobian's "
-                             f"pattern), got {jacobian!r}")
-        return firk_step(FIRK_TABLEAUS[name], system, newton)
+def output_weights(tab: ButcherTableau) -> np.ndarray:
+    """``d = b^T A^{-1}``, so that ``y_new = y + sum_i d_i z_i`` (exactly the last unit
+    vector for a stiffly accurate tableau)."""
+    if tab.c[-1] == 1.0 and tab.a[-1] == tab.b:
+        return np.eye(tab.stages)[-1]
+    return np.array(tab.b) @ np.linalg.inv(np.array(tab.a))
 
-    return factory
+
+def newton_options(name: str, newton: dict | None) -> dict:
+    """`NEWTON_DEFAULTS` updated with the user's `newton` options (known keys only)."""
+    options = {**NEWTON_DEFAULTS, **(newton or {})}
+    unknown = set(options) - set(NEWTON_DEFAULTS)
+    if unknown:
+        raise ValueError(f"{name}: unknown newton options {sorted(unknown)}; "
+                         f"known: {sorted(NEWTON_DEFAULTS)}")
+    return options
 
 
 def firk_step(tab: ButcherTableau, system: Any, newton: dict | None = None) -> Step:
     """The transformed simplified-Newton step of the FIRK tableau `tab` for `system`."""
-    options = {**NEWTON_DEFAULTS, **(newton or {})}
-    unknown = set(options) - set(NEWTON_DEFAULTS)
-    if unknown:
-        raise ValueError(f"{tab.name}: unknown newton options {sorted(unknown)}; "
-                         f"known: {sorted(NEWTON_DEFAULTS)}")
+    options = newton_options(tab.name, newton)
     transform = FIRK_TRANSFORMS[tab.name]
     s, n = tab.stages, system.n_states
     mats = StageMatrices(np.asarray(system.jacobian_pattern, dtype=bool), numeric_mass(system))
     t_mat, t_inv = np.array(transform.t), np.array(transform.t_inv)
-    weights = np.array(tab.b) @ np.linalg.inv(np.array(tab.a))  # y_new = y + sum d_i z_i
-    if tab.c[-1] == 1.0 and tab.a[-1] == tab.b:
-        weights = np.eye(s)[-1]
+    weights = output_weights(tab)
     n_real = len(transform.real)
     estimate = ERROR_ESTIMATES.get(tab.name)
     atol, rtol, max_iters = options["atol"], options["rtol"], options["max_iters"]
@@ -184,13 +187,13 @@ def firk_step(tab: ButcherTableau, system: Any, newton: dict | None = None) -> S
         scale = atol + rtol * ct.abs(y)
 
         def stages(w: list[Any]) -> list[Any]:
-            return [_combine(t_mat[i], w) for i in range(s)]
+            return [combine(t_mat[i], w) for i in range(s)]
 
         def iterate(carry: tuple) -> tuple:
             w, previous, k, _ = carry
             z = stages(w)
             fz = [f(t + tab.c[i] * dt, y if z[i] is None else y + z[i]) for i in range(s)]
-            g = [_combine(t_inv[i], fz) for i in range(s)]
+            g = [combine(t_inv[i], fz) for i in range(s)]
             mw = [mats.times_mass(v) for v in w]
             dw: list[Any] = []
             for r, lam in enumerate(transform.real):
@@ -219,10 +222,10 @@ def firk_step(tab: ButcherTableau, system: Any, newton: dict | None = None) -> S
         status = ct.where(outcome == 1, int(OK), int(Status.NEWTON_FAILED))
         status = ct.where(lu_ok == int(OK), status, int(Status.LINEAR_FAILED))
         z = stages(w)
-        y_new = y + _combine(weights, z)
+        y_new = y + combine(weights, z)
         err = None
         if estimate is not None:
-            mz = inv_dt * mats.times_mass(_combine([e / estimate.gamma0 for e in estimate.e], z))
+            mz = inv_dt * mats.times_mass(combine([e / estimate.gamma0 for e in estimate.e], z))
             err = mats.real_lu.solve(factors[0], f(t, y) + mz)
             err = mats.real_lu.solve(factors[0], f(t, y + err) + mz)
         return y_new, err, state, status

@@ -16,7 +16,7 @@ from scipy.integrate import solve_ivp as scipy_solve_ivp
 
 import cubie_trace as ct
 from cubie_trace.core.step import get_method
-from cubie_trace.integrators.firk import firk_method
+from cubie_trace.integrators.firk_methods import firk_method
 from cubie_trace.integrators.implicit_methods import IMPLICIT_METHODS
 from cubie_trace.systems import library
 from tests.integrators.test_accuracy import exact_system, observed_order
@@ -83,8 +83,35 @@ def test_observed_order(name: str) -> None:
     assert abs(order - step.order) < 0.3, f"{name}: {order:.2f} (errors {errors})"
 
 
-def robertson_solve(system: ct.ODESystem, t_end: float, k1: np.ndarray) -> ct.Solution:
-    solver = ct.Solver(system, "radau", rtol=1e-6, atol=1e-10, max_steps=20_000)
+@pytest.mark.slow
+def test_observed_order_matrix_free() -> None:
+    """The coupled Newton-Krylov solve of Radau IIA 5 reaches order 5 too."""
+    step = firk_method("radau_iia_5")(exact_system(), jacobian="matrix-free", newton=TIGHT,
+                                      linear={"tol": 1e-14})
+    order, errors = observed_order(step)
+    assert abs(order - 5) < 0.3, f"{order:.2f} (errors {errors})"
+
+
+def test_options() -> None:
+    """The solver follows `jacobian` (default by size); bad options are refused."""
+    small, large = library.robertson(), library.linear_chain(17)
+    assert get_method("radau", small).meta["solver"] == "transformed newton"
+    assert get_method("radau", large).meta["solver"] == "newton-krylov"
+    assert firk_method("radau_iia_5")(small, jacobian="matrix-free").meta["solver"] \
+        == "newton-krylov"
+    with pytest.raises(ValueError, match="jacobian must be one of"):
+        firk_method("radau_iia_5")(small, jacobian="sparse")
+    with pytest.raises(ValueError, match="unknown newton options"):
+        firk_method("radau_iia_5")(small, newton={"tolerance": 1e-3})
+    with pytest.raises(ValueError, match="matrix-free' only"):
+        firk_method("radau_iia_5")(small, linear={"method": "gmres"})
+    with pytest.raises(ValueError, match="linear options"):
+        firk_method("radau_iia_5")(small, jacobian="matrix-free", linear={"method": "lu"})
+
+
+def robertson_solve(system: ct.ODESystem, t_end: float, k1: np.ndarray,
+                    method: str | ct.Step = "radau") -> ct.Solution:
+    solver = ct.Solver(system, method, rtol=1e-6, atol=1e-10, max_steps=20_000)
     return solver.solve((0.0, t_end), parameters={"k1": k1}, save_at=[t_end],
                         progress=False)
 
@@ -99,6 +126,18 @@ def test_robertson_matches_scipy_radau(t_end: float) -> None:
     assert np.all(sol.stats["newton_iterations"] >= 2 * sol.stats["accepted"])
     for run, k1 in enumerate(K1):
         np.testing.assert_allclose(sol.y[run, -1], robertson_reference(t_end, k1),
+                                   rtol=1e-3, atol=1e-12)
+
+
+@pytest.mark.slow
+def test_robertson_matrix_free_matches_scipy_radau() -> None:
+    system = library.robertson()
+    step = firk_method("radau_iia_5")(system, jacobian="matrix-free")
+    sol = robertson_solve(system, 40.0, K1, step)
+    assert np.all(sol.ok), sol.status
+    assert np.all(sol.stats["krylov_iterations"] > sol.stats["newton_iterations"])
+    for run, k1 in enumerate(K1):
+        np.testing.assert_allclose(sol.y[run, -1], robertson_reference(40.0, k1),
                                    rtol=1e-3, atol=1e-12)
 
 
