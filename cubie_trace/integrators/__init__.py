@@ -13,6 +13,7 @@ from cubie_trace.integrators.controllers import Controller
 from cubie_trace.integrators.dirk import dirk_step
 from cubie_trace.integrators.erk import erk_step
 from cubie_trace.integrators.euler import euler
+from cubie_trace.integrators.firk_methods import firk_method
 from cubie_trace.integrators.implicit_methods import IMPLICIT_METHODS
 from cubie_trace.integrators.mass import refuse_mass
 from cubie_trace.integrators.rosenbrock_step import rosenbrock_step
@@ -46,5 +47,7 @@ for _name, _method in IMPLICIT_METHODS.items():
         register_method(_name, partial(_dirk, _name), _method.aliases)
     elif _method.family == "rosenbrock":
         register_method(_name, partial(rosenbrock_step, _method.tableau), _method.aliases)
+    elif _method.family == "firk":
+        register_method(_name, firk_method(_name), _method.aliases)
 
 __all__ = ["Controller", "dirk_step", "erk_step", "euler", "refuse_mass", "rosenbrock_step"]
