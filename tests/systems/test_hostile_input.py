@@ -195,10 +195,14 @@ def test_hostile_names_solve_like_the_closed_form() -> None:
     # keywords, dunders, generated-code names, SymPy constants and a look-alike as names
     states = {"__class__": 1.0, "_p0": 0.0, "\ufb01": 0.5}
     parameters = {"lambda": 2.0, "E": 0.5, "FLOAT": 1.0}
-    system = ct.ODESystem.from_equations(
-        ["d__class__ = -lambda*__class__", "d_p0 = lambda*__class__ - E*_p0",
-         "d\ufb01 = -fi*FLOAT + where(_p0 > 10, 1, 0)"],
-        states=states, parameters=parameters, mass=[1, 1, "FLOAT"], name="hostile")
+    equations = ["d__class__ = -lambda*__class__", "d_p0 = lambda*__class__ - E*_p0",
+                 "d\ufb01 = -fi*FLOAT + where(_p0 > 10, 1, 0)"]
+    with_mass = ct.ODESystem.from_equations(equations, states=states, parameters=parameters,
+                                            mass=[1, 1, "FLOAT"], name="hostile")
+    with pytest.raises(ValueError, match="explicit"):  # the mass entry reads the parameter
+        ct.Solver(with_mass, "rk4", dt=1e-3, backend="cpu")
+    system = ct.ODESystem.from_equations(equations, states=states, parameters=parameters,
+                                         name="hostile")
     sol = ct.Solver(system, "rk4", dt=1e-3, backend="cpu").solve((0.0, 0.5), progress=False)
     t, a, e = 0.5, 2.0, 0.5
     expected = [math.exp(-a * t), a / (a - e) * (math.exp(-e * t) - math.exp(-a * t)),
