@@ -11,22 +11,10 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 
 
-def _missing_methods(notebook: nbformat.NotebookNode) -> list[str]:
-    """The methods a notebook declares in its metadata (cubie_trace.methods) that are
-    not registered."""
-    import cubie_trace as ct
-
-    needed = notebook.metadata.get("cubie_trace", {}).get("methods", [])
-    return [m for m in needed if m not in ct.methods()]
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CUBIE_TRACE_CACHE_DIR", str(tmp_path / "cache"))
     notebook = nbformat.read(path, as_version=4)
-    missing = _missing_methods(notebook)
-    if missing:
-        pytest.skip(f"{path.name} needs methods {missing}, not in ct.methods()")
     NotebookClient(notebook, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
