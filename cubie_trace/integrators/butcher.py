@@ -49,8 +49,37 @@ def opt_matrix(rows: Iterable[Iterable[float | int | F]] | None) -> Matrix | Non
     return None if rows is None else matrix(rows)
 
 
+class Weights:
+    """What a tableau's weights give: `b`, the embedded `b_error` and the dense rows
+    `dense[i]` (coefficients of theta, theta^2, ...) of the continuous extension."""
+
+    name: str
+    b: Floats
+    b_error: Floats | None
+    dense: tuple[Floats, ...] | None
+
+    @property
+    def adaptive(self) -> bool:
+        """True when an embedded solution gives an error estimate."""
+        return self.b_error is not None
+
+    @property
+    def error_weights(self) -> Floats | None:
+        """``b - b_error``: the weights of the error estimate (on k_i, or on U_i)."""
+        if self.b_error is None:
+            return None
+        return tuple(b - bh for b, bh in zip(self.b, self.b_error))
+
+    def dense_weights(self, theta: float) -> Floats:
+        """``b_i(theta)`` of the continuous extension."""
+        if self.dense is None:
+            raise ValueError(f"tableau {self.name!r} has no dense output")
+        return tuple(sum(p * theta ** (k + 1) for k, p in enumerate(row))
+                     for row in self.dense)
+
+
 @attrs.frozen
-class ButcherTableau:
+class ButcherTableau(Weights):
     """A Runge-Kutta tableau; see the module docstring for the conventions.
 
     ``b_error2``/``error_order2`` hold a second embedded solution where a method
@@ -84,24 +113,6 @@ class ButcherTableau:
         return all(self.a[i][j] == 0.0 for i in range(self.stages)
                    for j in range(i, self.stages))
 
-    @property
-    def adaptive(self) -> bool:
-        """True when an embedded solution gives an error estimate."""
-        return self.b_error is not None
-
-    @property
-    def error_weights(self) -> Floats | None:
-        """``b - b_error``: the error estimate is ``dt * sum_i e_i k_i``."""
-        if self.b_error is None:
-            return None
-        return tuple(b - bh for b, bh in zip(self.b, self.b_error))
-
-    def dense_weights(self, theta: float) -> Floats:
-        """``b_i(theta)`` of the continuous extension."""
-        if self.dense is None:
-            raise ValueError(f"tableau {self.name!r} has no dense output")
-        return tuple(sum(p * theta ** (k + 1) for k, p in enumerate(row))
-                     for row in self.dense)
 
 
 def _validate(tab: ButcherTableau) -> None:

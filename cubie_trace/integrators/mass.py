@@ -15,13 +15,19 @@ from cubie_trace.integrators.butcher import ButcherTableau
 from cubie_trace.integrators.implicit_methods import IMPLICIT_METHODS
 
 
-def constant_mass(system: Any) -> np.ndarray | None:
-    """The system's mass matrix as floats, or None where it is the identity (or absent)."""
+def symbolic_mass(system: Any) -> sp.Matrix | None:
+    """The system's (parsed) mass matrix, or None where it is the identity (or absent)."""
     mass = getattr(system, "mass", None)
     if mass is None:
         return None
     mass = sp.Matrix(mass)
-    if mass == sp.eye(mass.shape[0]):
+    return None if mass == sp.eye(mass.shape[0]) else mass
+
+
+def constant_mass(system: Any) -> np.ndarray | None:
+    """The system's mass matrix as floats, or None where it is the identity (or absent)."""
+    mass = symbolic_mass(system)
+    if mass is None:
         return None
     if mass.free_symbols:
         raise ValueError(f"system {getattr(system, 'name', '')!r}: the mass matrix must be "
@@ -63,8 +69,7 @@ def dae_methods() -> list[str]:
 
 def refuse_mass(step: Step, system: Any) -> None:
     """ValueError if an explicit `step` is asked to integrate a non-identity mass matrix."""
-    mass = getattr(system, "mass", None)
-    if step.implicit or mass is None or sp.Matrix(mass) == sp.eye(mass.shape[0]):
+    if step.implicit or symbolic_mass(system) is None:
         return
     raise ValueError(f"method {step.name!r} is explicit and cannot integrate the mass "
                      f"matrix of system {getattr(system, 'name', '')!r}; use an implicit "

@@ -33,6 +33,7 @@ import numpy as np
 from cubie_trace.integrators.butcher import (
     Floats,
     Matrix,
+    Weights,
     floats,
     matrix,
     opt_floats,
@@ -43,7 +44,7 @@ Number = float | int | F
 
 
 @attrs.frozen
-class RosenbrockTableau:
+class RosenbrockTableau(Weights):
     """A Rosenbrock(-W) method in transformed form; see the module docstring."""
 
     name: str
@@ -67,24 +68,6 @@ class RosenbrockTableau:
     def stages(self) -> int:
         """Number of stages s."""
         return len(self.b)
-
-    @property
-    def adaptive(self) -> bool:
-        """True when an embedded solution gives an error estimate."""
-        return self.b_error is not None
-
-    @property
-    def error_weights(self) -> Floats | None:
-        """``b - b_error``: the error estimate is ``sum_i e_i U_i``."""
-        if self.b_error is None:
-            return None
-        return tuple(x - y for x, y in zip(self.b, self.b_error))
-
-    def dense_weights(self, theta: float) -> Floats:
-        """``b_i(theta)`` of the continuous extension."""
-        if self.dense is None:
-            raise ValueError(f"tableau {self.name!r} has no dense output")
-        return tuple(sum(p * theta ** (k + 1) for k, p in enumerate(row)) for row in self.dense)
 
     def gamma_matrix(self) -> np.ndarray:
         """``Gamma`` of the original form: the inverse of ``diag(1/gamma) - coupling``."""

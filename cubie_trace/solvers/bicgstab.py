@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from cubie_trace.core import ops as ct
-from cubie_trace.solvers.info import Outcome, ratio, residual_small, running, step_outcome
+from cubie_trace.solvers.info import ratio, residual_small, running, start, step_outcome
 from cubie_trace.solvers.operators import Operator
 
 RESTART = 1e-24  # (r_hat . r)^2 below this fraction of |r_hat|^2 |r|^2 restarts r_hat
@@ -23,10 +23,7 @@ RESTART = 1e-24  # (r_hat . r)^2 below this fraction of |r_hat|^2 |r|^2 restarts
 def bicgstab(a: Operator, p: Operator, b: Any, x0: Any, tol: Any,
              max_iters: Any) -> tuple[Any, Any, Any]:
     """BiCGSTAB from `x0`: `(x, outcome, iterations)`."""
-    bb = ct.dot(b, b)
-    r = ct.hint(b - a(x0), "r")
-    first = ct.where(residual_small(r, bb, tol), int(Outcome.CONVERGED),
-                     int(Outcome.MAX_ITERATIONS))
+    bb, r, first = start(a, b, x0, tol)
 
     def iterate(carry: tuple) -> tuple:
         x, r, r_hat, d, v, rho, alpha, omega, k, _ = carry

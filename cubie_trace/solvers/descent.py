@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cubie_trace.core import ops as ct
-from cubie_trace.solvers.info import Outcome, ratio, residual_small, running, step_outcome
+from cubie_trace.solvers.info import ratio, residual_small, running, start, step_outcome
 from cubie_trace.solvers.operators import Operator
 
 StepLength = Callable[[Any, Any, Any], tuple[Any, Any]]
@@ -36,10 +36,7 @@ def _steepest_descent_step(r: Any, z: Any, az: Any) -> tuple[Any, Any]:
 
 def _projection(step_length: StepLength, a: Operator, p: Operator, b: Any, x0: Any,
                 tol: Any, max_iters: Any) -> tuple[Any, Any, Any]:
-    bb = ct.dot(b, b)
-    r = ct.hint(b - a(x0), "r")
-    first = ct.where(residual_small(r, bb, tol), int(Outcome.CONVERGED),
-                     int(Outcome.MAX_ITERATIONS))
+    bb, r, first = start(a, b, x0, tol)
 
     def iterate(carry: tuple) -> tuple:
         x, r, k, _ = carry

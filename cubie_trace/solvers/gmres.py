@@ -17,7 +17,7 @@ from typing import Any
 
 from cubie_trace.core import ops as ct
 from cubie_trace.core import tracer as tr
-from cubie_trace.solvers.info import Outcome, ratio, residual_small, running, step_outcome
+from cubie_trace.solvers.info import ratio, residual_small, running, start, step_outcome
 from cubie_trace.solvers.operators import Operator
 
 
@@ -92,10 +92,7 @@ def gmres(a: Operator, p: Operator, b: Any, x0: Any, tol: Any, max_iters: Any,
     """GMRES(`restart`) from `x0`: `(x, outcome, iterations)`."""
     if not isinstance(restart, int) or isinstance(restart, bool) or restart < 1:
         raise ValueError(f"gmres: restart must be an int >= 1, got {restart!r}")
-    bb = ct.dot(b, b)
-    r = ct.hint(b - a(x0), "r")
-    first = ct.where(residual_small(r, bb, tol), int(Outcome.CONVERGED),
-                     int(Outcome.MAX_ITERATIONS))
+    bb, r, first = start(a, b, x0, tol)
 
     def cycle(carry: tuple) -> tuple:
         x, r, k, _ = carry

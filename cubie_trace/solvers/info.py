@@ -56,6 +56,16 @@ def residual_small(r: Any, bb: Any, tol: Any) -> Any:
     return ct.dot(r, r) <= tol * tol * bb
 
 
+def start(a: Any, b: Any, x0: Any, tol: Any) -> tuple[Any, Any, Any]:
+    """A Krylov solve's start: `b.b`, the residual `b - A x0` and the outcome so far
+    (converged already, or running until the iteration limit)."""
+    bb = ct.dot(b, b)
+    r = ct.hint(b - a(x0), "r")
+    first = ct.where(residual_small(r, bb, tol), int(Outcome.CONVERGED),
+                     int(Outcome.MAX_ITERATIONS))
+    return bb, r, first
+
+
 def ratio(num: Any, den: Any) -> tuple[Any, Any]:
     """`num / den` and whether it is usable: 0 and False where `den` is zero or the
     quotient is not finite, so a breakdown never spreads NaN through the iterates."""
