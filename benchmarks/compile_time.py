@@ -10,7 +10,15 @@ CPU (the first batch call in an empty cache minus a second call). Then whole sec
 processes that find the on-disk cache: their import, trace + plan + lower, and first
 kernel call (loading Numba's cached machine code). Medians over repeats.
 
-Goals: trace + plan + codegen < 100 ms; warm start of the cached CPU kernel < 1 s.
+Then an implicit step whose stages each call Newton (a `while_loop` with backtracking)
+calling BiCGSTAB on `f.operator` (`tests/lowering/programs.py: sdirk_like`), at 1 and
+8 stages in this process, each in an empty cache: generated lines, child device
+functions, Numba's CPU compile time, the layout against its lower bound, and the
+largest difference from `ct.interpret` over a few runs. Every distinct child is one
+device function, so stages add calls, not code.
+
+Goals: trace + plan + codegen < 100 ms; warm start of the cached CPU kernel < 1 s;
+the 8-stage step within 1.5x the 1-stage step's lines and compile time.
 
     python benchmarks/compile_time.py
     python benchmarks/compile_time.py --repeats 20 --warm-processes 5 --precision float32
@@ -38,6 +46,8 @@ sys.path.insert(0, str(ROOT))  # tests.lowering.programs holds the hand-written 
 CACHE_ENV = "CUBIE_TRACE_CACHE_DIR"
 GOAL_FRONT_S = 0.1
 GOAL_WARM_S = 1.0
+GOAL_STAGES_RATIO = 1.5
+NK_STAGES = (1, 8)
 N_RUNS = 64
 
 
@@ -84,6 +94,47 @@ def front_end(precision: str, repeats: int) -> tuple[dict[str, Any], Any, Any, A
     figures = {key: {"first_s": values[0], "median_s": statistics.median(values)}
                for key, values in samples.items()}
     return figures, system, program, layout
+
+
+def newton_krylov(precision: str) -> dict[str, Any]:
+    """Lines, child functions, compile time, footprint and accuracy of `sdirk_like` at
+    each of NK_STAGES stages, each compiled into a fresh cache directory."""
+    import re
+
+    import numpy as np
+
+    import cubie_trace as ct
+    from cubie_trace.layout import plan
+    from lowering import lower
+    from tests.lowering.programs import lorenz, sdirk_like
+
+    rng = np.random.default_rng(0)
+    runs = [(rng.uniform(0, 1), rng.uniform(1e-3, 1e-2), rng.uniform(-5, 5, 3),
+             np.array([10.0, rng.uniform(0, 28), 8 / 3])) for _ in range(4)]
+    stacked = [np.stack([np.asarray(r[k]) for r in runs]) for k in range(4)]
+    out: dict[str, Any] = {}
+    for stages in NK_STAGES:
+        os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="ct-compile-nk-")
+        program = ct.trace(sdirk_like(stages), system=lorenz())
+        layout = plan(program, precision=precision)
+        layout.verify()
+        low = lower(program, layout, target="cpu", precision=precision)
+        first, got = timed(lambda: low.run(*stacked))  # noqa: B023
+        second, _ = timed(lambda: low.run(*stacked))  # noqa: B023
+        error = 0.0
+        for r, inputs in enumerate(runs):
+            want = ct.interpret(program, *inputs, precision=precision)
+            error = max(error, float(np.max(np.abs(got[0][r] - want[0]))))
+        bound = sum(layout.lower_bound.values())
+        out[str(stages)] = {
+            "lines": low.source.count("\n"),
+            "child_functions": sorted(re.findall(r"^def (child_\w+)\(", low.source, re.M)),
+            "numba_compile_s": first - second, "elements": layout.total_elements,
+            "lower_bound": bound, "max_abs_difference_from_interpreter": error}
+    one, many = out[str(NK_STAGES[0])], out[str(NK_STAGES[-1])]
+    out["lines_ratio"] = many["lines"] / one["lines"]
+    out["compile_ratio"] = many["numba_compile_s"] / one["numba_compile_s"]
+    return out
 
 
 def child(precision: str, split: bool) -> None:
@@ -163,6 +214,8 @@ def main() -> None:
     assert all(w["path"] == low.path and w["kernel_cache_hits"] > 0 for w in warm + split), \
         "a second process did not load the cached kernel"
 
+    nk = newton_krylov(args.precision)
+
     def med(key: str, processes: list[dict[str, Any]] = warm) -> float:
         return statistics.median(w[key] for w in processes)
 
@@ -210,10 +263,26 @@ def main() -> None:
         "goals": {"trace_plan_codegen_s": {"goal": GOAL_FRONT_S, "value": total_front,
                                            "met": total_front < GOAL_FRONT_S},
                   "warm_first_call_s": {"goal": GOAL_WARM_S, "value": med("first_call_s"),
-                                        "met": med("first_call_s") < GOAL_WARM_S}},
+                                        "met": med("first_call_s") < GOAL_WARM_S},
+                  **{f"newton_krylov_{key}": {"goal": GOAL_STAGES_RATIO, "value": nk[key],
+                                              "met": nk[key] <= GOAL_STAGES_RATIO}
+                     for key in ("lines_ratio", "compile_ratio")}},
+        "newton_krylov": nk,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"\nsdirk_like: stages of Newton + BiCGSTAB children on Lorenz, {args.precision}")
+    print(f"{'stages':>6} {'lines':>6} {'compile s':>10} {'elements':>9} {'bound':>6} "
+          f"{'|cpu - interpret|':>18}  child functions")
+    for stages in NK_STAGES:
+        r = nk[str(stages)]
+        print(f"{stages:>6} {r['lines']:>6} {r['numba_compile_s']:>10.2f} {r['elements']:>9} "
+              f"{r['lower_bound']:>6} {r['max_abs_difference_from_interpreter']:>18.2e}  "
+              f"{', '.join(r['child_functions'])}")
+    for key in ("lines_ratio", "compile_ratio"):
+        verdict = "met" if nk[key] <= GOAL_STAGES_RATIO else "MISSED"
+        print(f"{NK_STAGES[-1]}-stage / 1-stage {key.split('_')[0]}: {nk[key]:.2f}x "
+              f"(goal <= {GOAL_STAGES_RATIO}x: {verdict})")
     print(f"wrote {args.output}")
 
 

@@ -3,8 +3,9 @@
 Straight-line equations become statements; chains of elementwise operations
 become one `for` loop whose body is a single expression (fused intermediates
 are never stored); reductions become accumulation loops; `cond`,
-`while_loop` and `fori_loop` become Python control flow; child calls are
-emitted in place with their own variables; system functions are called with
+`while_loop` and `fori_loop` become Python control flow; each distinct child program becomes a
+device function of its own, called at every site (`lowering.children`); system
+functions are called with
 array views. Buffers are read and written through `memory.Memory`, which alone
 knows where storage is. Copies appear only where the layout could not give a
 value and its destination one storage (loop carries, branch and child
@@ -22,6 +23,7 @@ from cubie_trace.core.program import Eqn, Program
 from cubie_trace.core.values import Atom, Lit, Var
 from cubie_trace.layout import Layout
 from lowering import names
+from lowering.children import Children
 from lowering.memory import Memory, Ref
 
 # elementwise templates over operand expressions
@@ -69,8 +71,10 @@ class FunctionWriter:
     """Writes one device function for a program and its layout."""
 
     def __init__(self, program: Program, layout: Layout, memory: Memory, systems: dict,
-                 target: str, instrument: bool) -> None:
+                 target: str, instrument: bool, children: Children) -> None:
         self.program = program
+        self.children = children
+        self.places: dict[Var, Ref] | None = None  # a child function's parameters
         self.target = target
         self.layout = layout
         self.memory = memory
@@ -122,8 +126,21 @@ class FunctionWriter:
                         (f" + {shift}" if view.offset else "")
                 self.refs[var] = base.shifted(shift)
             else:
-                self.refs[var] = self.memory.ref(self.layout.placements[var])
+                self.refs[var] = self.storage(var)
         return self.refs[var]
+
+    def storage(self, var: Var) -> Ref:
+        """Where the layout put a buffer, as this function addresses it."""
+        if self.places is not None:
+            return self.places[var]
+        return self.memory.ref(self.layout.placements[var])
+
+    def child_writer(self, child: Program) -> FunctionWriter:
+        """A writer for the device function of a child called from here."""
+        writer = FunctionWriter(child, self.layout, self.memory, self.systems, self.target,
+                                self.instrument, self.children)
+        writer.places = {}
+        return writer
 
     def scalar(self, atom: Atom, dtype: str) -> str:
         if isinstance(atom, Lit):
@@ -229,12 +246,7 @@ class FunctionWriter:
         self.each(out.aval.elements, lambda i: [f"{self.ref(out).at(i)} = {value}"])
 
     def call(self, eqn: Eqn) -> None:
-        child = eqn.params["program"]
-        self.emit(f"# call {names.comment(child.name)}")
-        self.bind(child, list(eqn.inputs))
-        self.body(child)
-        for inner, outer in zip(child.outputs, eqn.outputs):
-            self.copy(inner, outer)
+        self.children.call(self, eqn)
 
     def tap(self, eqn: Eqn) -> None:
         if self.instrument:

@@ -9,6 +9,7 @@ from cubie_trace.core.program import Program
 from cubie_trace.core.values import Var
 from cubie_trace.layout import Layout
 from lowering import names
+from lowering.children import Children
 from lowering.codegen import FunctionWriter
 from lowering.memory import Memory, Ref
 
@@ -46,9 +47,10 @@ def _carried_outputs(program: Program) -> dict[int, Var]:
 
 
 def device_function(program: Program, layout: Layout, memory: Memory, sig: Signature,
-                    systems: dict, target: str, instrument: bool) -> list[str]:
-    """Source lines of the program's device function."""
-    writer = FunctionWriter(program, layout, memory, systems, target, instrument)
+                    systems: dict, target: str, instrument: bool,
+                    children: Children) -> list[str]:
+    """Source lines of the program's device function (its children's go to `children`)."""
+    writer = FunctionWriter(program, layout, memory, systems, target, instrument, children)
     for var, param in zip(program.inputs, sig.inputs):
         if param.startswith("s"):
             writer.values[var] = param
@@ -156,11 +158,12 @@ def module_source(program: Program, layout: Layout, memory: Memory, sig: Signatu
                   target_module: object, precision: str, instrument: bool) -> str:
     """The whole generated module."""
     systems, system_lines = system_functions(program, target_module)
+    children = Children(target_module.DEVICE)  # type: ignore[attr-defined]
     device = device_function(program, layout, memory, sig, systems,
-                             target_module.NAME, instrument)  # type: ignore[attr-defined]
+                             target_module.NAME, instrument, children)  # type: ignore
     parts = [HEADER.format(name=names.comment(program.name), target=target_module.NAME,  # type: ignore
                            precision=precision,
                            target_header=target_module.HEADER),  # type: ignore
-             *system_lines, "", "", target_module.DEVICE, *device, "", "",  # type: ignore
+             *system_lines, *children.lines, "", "", target_module.DEVICE, *device, "", "",  # type: ignore
              *kernel(program, memory, sig, target_module, instrument), ""]
     return "\n".join(parts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import unicodedata
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from cubie_trace.core.values import Atom, Lit, Var
@@ -20,7 +21,12 @@ def _letters() -> Any:
 
 
 def assign_names(program: Program) -> dict[Var, str]:
-    """Names for every variable: `hint` names, then the program's input names, then a, b, ..."""
+    """Names for every variable: `hint` names, then the program's input names, then a, b, ...
+
+    A hint inside a called child is scoped by its call site: `newton/delta` at the first
+    call of `newton` (in its scope), `newton#2/delta` at the second, and so on down nested
+    children (`newton/bicgstab/r`).
+    """
     names: dict[Var, str] = {}
     taken: set[str] = set()
 
@@ -34,14 +40,13 @@ def assign_names(program: Program) -> dict[Var, str]:
         taken.add(name)
 
     hinted: dict[str, str] = {}  # NFKC form -> hint name: Python identifiers compare so
-    for _, eqn in program.walk():
-        if eqn.primitive.name == "hint" and eqn.params["name"] and isinstance(eqn.inputs[0], Var):
-            name = eqn.params["name"]
-            other = hinted.setdefault(unicodedata.normalize("NFKC", name), name)
-            if other != name:
-                raise ValueError(f"hint names {other!r} and {name!r} differ but are equal "
-                                 "after NFKC normalisation; rename one of them")
-            claim(eqn.inputs[0], name)
+    for var, name in scoped_hints(program):
+        leaf = name.rsplit("/", 1)[-1]
+        other = hinted.setdefault(unicodedata.normalize("NFKC", leaf), leaf)
+        if other != leaf:
+            raise ValueError(f"hint names {other!r} and {leaf!r} differ but are equal "
+                             "after NFKC normalisation; rename one of them")
+        claim(var, name)
     for var, name in zip(program.inputs, program.input_names):
         claim(var, name)
     fresh = (n for n in _letters() if n not in taken)
@@ -49,6 +54,27 @@ def assign_names(program: Program) -> dict[Var, str]:
         if var not in names:
             claim(var, next(fresh))
     return names
+
+
+def scoped_hints(program: Program, scope: str = "") -> Iterator[tuple[Var, str]]:
+    """(variable, name) for every named hint, prefixed by the call sites it is inside."""
+    sites: dict[str, int] = {}
+
+    def visit(prog: Program) -> Iterator[tuple[Var, str]]:
+        for eqn in prog.eqns:
+            if eqn.primitive.name == "hint" and eqn.params["name"] and \
+                    isinstance(eqn.inputs[0], Var):
+                yield eqn.inputs[0], scope + eqn.params["name"]
+            if eqn.primitive.name == "call":
+                child = eqn.params["program"]
+                sites[child.name] = k = sites.get(child.name, 0) + 1
+                label = child.name if k == 1 else f"{child.name}#{k}"
+                yield from scoped_hints(child, f"{scope}{label}/")
+                continue
+            for sub in eqn.sub_programs:
+                yield from visit(sub)
+
+    yield from visit(program)
 
 
 def pretty(program: Program) -> str:

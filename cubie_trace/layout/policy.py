@@ -25,38 +25,58 @@ def resolve_pins(program: Program, groups: Groups, pin: Mapping[str, str] | None
 
     A location hint is advice: one on a value without pool storage (a scalar, a fused
     value, a caller's array, carried state) is ignored, and of several hints on one
-    storage the last in program order holds. A `pin` that cannot be honoured raises.
+    storage the last in program order holds. A `pin` names buffers by scoped name
+    (`pin_targets`); it raises when it names none, or none it can place.
     """
     hinted: dict[int, str] = {}
     for _, eqn in program.walk():
         group = groups.of.get(eqn.inputs[0]) if eqn.primitive.name == "hint" else None
         if eqn.params.get("location") and group is not None and group.kind == "pool":
             hinted[id(group)] = eqn.params["location"]
-    pin = dict(pin or {})
-    unknown = [name for name in pin if name not in program.names.values()]
-    if unknown:
-        raise ValueError(f"pin: no buffer named {unknown} in program {program.name!r}; "
-                         f"buffers are {sorted(program.graph.nodes)}")
     pinned: dict[int, str] = {}
-    for name, location in pin.items():
+    for name, location in dict(pin or {}).items():
         if location not in LOCATIONS:
             raise ValueError(f"pin: location of {name!r} must be one of {LOCATIONS}, "
                              f"got {location!r}")
-        var = program.var(name)
-        group = groups.of.get(var)
-        if group is None:
-            reason = "a scalar (kept in registers)" if not var.is_buffer else \
-                "fused into its consumer and never stored" if var in groups.live.inlined else \
-                "not stored"
-            raise ValueError(f"pin: cannot place {name!r}: it is {reason}")
-        if group.kind != "pool":
-            owner = "carried (persistent) state" if group.kind == "persistent" else \
-                f"the caller's {group.kind} array"
-            raise ValueError(f"pin: cannot place {name!r}: it lives in {owner}")
-        if pinned.get(id(group), location) != location:
-            raise ValueError(f"pin: {name!r} shares storage with a buffer pinned elsewhere")
-        pinned[id(group)] = location
+        matched = pin_targets(program, name)
+        if not matched:
+            raise ValueError(f"pin: no buffer named {name!r} in program {program.name!r}; "
+                             f"buffers are {sorted(program.graph.nodes)}")
+        reasons = {}
+        for var in matched:
+            group = groups.of.get(var)
+            reason = _unplaceable(var, group, groups)
+            if reason:
+                reasons[program.names[var]] = reason
+                continue
+            if pinned.get(id(group), location) != location:  # type: ignore[arg-type]
+                raise ValueError(f"pin: {name!r} shares storage with a buffer pinned elsewhere")
+            pinned[id(group)] = location  # type: ignore[arg-type]
+        if len(reasons) == len(matched):
+            shown = "; ".join(f"{n!r} is {r}" for n, r in reasons.items())
+            raise ValueError(f"pin: cannot place {name!r}: {shown}")
     return {**hinted, **pinned}
+
+
+def pin_targets(program: Program, name: str) -> list[Var]:
+    """The variables a pin by `name` means: those whose scoped name ends with it, path
+    component by component (`delta` is every call site's `newton/delta` and
+    `newton#2/delta`; `newton#2/delta` is one site's)."""
+    want = name.split("/")
+    return [v for v, n in program.names.items() if n.split("/")[-len(want):] == want]
+
+
+def _unplaceable(var: Var, group: Group | None, groups: Groups) -> str:
+    """Why a pin cannot place `var` ("" if it can)."""
+    if group is None:
+        return "a scalar (kept in registers)" if not var.is_buffer else \
+            "fused into its consumer and never stored" if var in groups.live.inlined else \
+            "not stored"
+    if group.kind != "pool":
+        owner = "carried (persistent) state" if group.kind == "persistent" else \
+            f"the caller's {group.kind} array"
+        return f"in {owner}"
+    return ""
 
 
 def _blocks(groups: list[Group]) -> list[Block]:

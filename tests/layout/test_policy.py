@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -150,3 +151,56 @@ def test_pins_to_caller_and_carried_storage() -> None:
 def test_bad_options(program: ct.Program, options: dict, word: str) -> None:
     with pytest.raises(ValueError, match=word):
         plan(program, **options)
+
+
+def _sites(x: Any) -> Any:
+    """A child called at two sites, each with a stored `scratch`; one nested `inner`."""
+    @ct.function
+    def inner(v: Any) -> Any:
+        w = ct.hint(ct.cos(v) + 1.0, name="w")
+        return v * ct.sum(w) + w
+
+    @ct.function
+    def child(v: Any) -> Any:
+        s = ct.hint(ct.sin(v) * 2.0, name="scratch")
+        return inner(v * ct.sum(s) + s)
+
+    return child(child(x) + 1.0)
+
+
+@pytest.fixture(scope="module")
+def sites() -> ct.Program:
+    return ct.trace(_sites, ct.buffer(4))
+
+
+def test_hint_names_are_scoped_by_call_site(sites: ct.Program) -> None:
+    names = set(sites.names.values())
+    assert {"child/scratch", "child#2/scratch", "child/inner/w", "child#2/inner/w"} <= names
+    assert "child/scratch:f[4] = mul" in str(sites)
+    assert {"child/scratch", "child#2/scratch"} <= set(sites.graph.nodes)
+
+
+def test_an_unscoped_pin_places_every_site(sites: ct.Program) -> None:
+    layout = plan(sites, policy="local", pin={"scratch": "shared", "w": "shared"},
+                  reuse_outputs=False)
+    for name in ("child/scratch", "child#2/scratch", "child/inner/w", "child#2/inner/w"):
+        assert layout[name].location == "shared", name
+    check_layout(layout)
+
+
+def test_a_scoped_pin_places_one_site(sites: ct.Program) -> None:
+    layout = plan(sites, policy="local", reuse_outputs=False,
+                  pin={"child#2/scratch": "shared", "child/inner/w": "shared"})
+    assert layout["child#2/scratch"].location == "shared"
+    assert layout["child/scratch"].location == "local"
+    assert layout["child/inner/w"].location == "shared"
+    assert layout["child#2/inner/w"].location == "local"
+    # a partial scope from the leaf up names the nested child's buffer at both sites
+    both = plan(sites, policy="local", pin={"inner/w": "shared"}, reuse_outputs=False)
+    assert {both[n].location for n in ("child/inner/w", "child#2/inner/w")} == {"shared"}
+
+
+@pytest.mark.parametrize("name", ["child#3/scratch", "other/scratch", "scratch_9"])
+def test_a_pin_naming_no_site_raises(sites: ct.Program, name: str) -> None:
+    with pytest.raises(ValueError, match=f"no buffer named '{re.escape(name)}'"):
+        plan(sites, pin={name: "shared"})

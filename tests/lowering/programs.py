@@ -3,8 +3,9 @@
 Each covers something random programs reach rarely: system calls and carried state
 (steps on Lorenz), a seven-stage explicit Runge-Kutta step, int32 counters in a
 `while_loop`, a child called twice, taps in loops and branches, stage stacks with
-rows chosen at run time, loop carries that trade places, a long loop over scratch, and
-buffers of four dtypes.
+rows chosen at run time, loop carries that trade places, a long loop over scratch,
+buffers of four dtypes, and SDIRK-like steps whose stages each call Newton calling a
+Krylov solver (children nested in loops, one child program called at every stage).
 """
 
 from __future__ import annotations
@@ -66,6 +67,26 @@ def heun_fsal(f: Any, t: Any, dt: Any, y: Any, state: dict) -> tuple:
     ct.tap("k2", k2)
     y_new = y + dt / 2 * (k1 + k2)
     return y_new, dt / 2 * (k2 - k1), {"k": f(t + dt, y_new)}, ct.OK
+
+
+def sdirk_like(stages: int) -> ct.Step:
+    """An implicit step of `stages` stages `z_i = gamma h f(t_i, y_{i-1} + z_i)`, each
+    solved by Newton (a `while_loop` with backtracking) over BiCGSTAB on `f.operator`."""
+    @ct.step(order=1, error_order=1, implicit=True, name=f"sdirk_like{stages}")
+    def step(f: Any, t: Any, dt: Any, y: Any, state: dict) -> tuple:
+        gamma_h = 0.3 * dt
+        acc, status, z = y, int(ct.OK), ct.zeros_like(y)
+        for i in range(stages):
+            t_i, base = t + (i + 1) / stages * dt, acc
+            z, info = ct.solvers.newton(
+                lambda z, t_i=t_i, base=base: z - gamma_h * f(t_i, base + z), z,
+                lambda z, v, t_i=t_i, base=base: f.operator(t_i, base + z, v, gamma_h),
+                linear="bicgstab", tol=1e-12, max_iters=10, linear_max_iters=12)
+            acc = base + z
+            status = ct.where(status == int(ct.OK), info.status, status)
+        return acc, acc - y, state, status
+
+    return step
 
 
 def counters(x: Any, limit: Any) -> tuple:
@@ -136,6 +157,11 @@ def _lorenz_step_inputs(rng: np.random.Generator) -> list[Any]:
             rng.uniform(-5, 5, 3), np.array([10.0, rng.uniform(0, 28), 8 / 3])]
 
 
+def _sdirk_inputs(rng: np.random.Generator) -> list[Any]:
+    return [rng.uniform(0, 1), rng.uniform(1e-3, 1e-2), rng.uniform(-5, 5, 3),
+            np.array([10.0, rng.uniform(0, 28), 8 / 3])]
+
+
 def _dopri_inputs(rng: np.random.Generator) -> list[Any]:
     return [rng.uniform(0, 1), rng.uniform(1e-3, 2e-2), rng.uniform(-5, 5, 3),
             np.array([10.0, rng.uniform(0, 28), 8 / 3])]
@@ -144,6 +170,7 @@ def _dopri_inputs(rng: np.random.Generator) -> list[Any]:
 # name -> (build the program, sample one run's flat inputs)
 PROGRAMS: dict[str, tuple[Callable[[], ct.Program], Callable[[np.random.Generator], list]]] = {
     "dopri_like": (lambda: ct.trace(dopri_like, system=lorenz()), _dopri_inputs),
+    "sdirk_like2": (lambda: ct.trace(sdirk_like(2), system=lorenz()), _sdirk_inputs),
     "heun_fsal": (lambda: ct.trace(heun_fsal, system=lorenz()), _lorenz_step_inputs),
     "counters": (lambda: ct.trace(counters, ct.buffer(4), ct.scalar("int32")),
                  lambda rng: [rng.uniform(-2, 2, 4), np.int32(rng.integers(0, 8))]),

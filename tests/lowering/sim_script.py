@@ -23,6 +23,7 @@ HAND_CASES = [
     ("swap/auto/4", "swap", "auto", 4, 3, False),
     ("churn/shared/4", "churn", "shared", 4, 4, False),
     ("mixed/shared/3", "mixed", "shared", 3, 3, False),
+    ("sdirk_like2/shared/2", "sdirk_like2", "shared", 2, 2, False),
 ]
 N_RANDOM = 5
 SEED = 20251121

@@ -1,0 +1,146 @@
+"""Child programs as device functions: each distinct child is written once and called.
+
+A call site sees its child's storage through the layout, which planned every
+site on its own (each site is a clone with its own variables, so liveness packs
+the child's buffers into the caller's free space as if it were written in
+place). The device function abstracts that storage: it takes an array and an
+offset for each distinct storage (array, offset) of the child's inputs, buffers
+and the call's outputs, and the call passes the site's arrays and its offsets as
+literals. So the footprint is that of writing the child in place, Numba types
+the child once, and a call whose offsets are constants can be inlined with
+static indices.
+
+Two sites share a function when their children print alike (same equations,
+literals and hint names, same systems) and their storage has the same pattern:
+which buffers share storage and which are fused away.
+Buffers that share storage at a site share a parameter, so copies the layout
+made unnecessary (a loop carry in its initial value's storage, a result in the
+call's output) stay unnecessary inside the function.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cubie_trace.core.printer import pretty
+from cubie_trace.core.program import Eqn, Program
+from cubie_trace.core.values import Var
+from lowering import names
+from lowering.memory import Ref
+
+if TYPE_CHECKING:
+    from lowering.codegen import FunctionWriter
+
+
+def stored(child: Program, writer: FunctionWriter) -> list[Var]:
+    """The child's buffers with storage of their own: outputs of its equations (nested
+    ones included) that are neither views of another buffer nor fused away."""
+    out = []
+    for _, eqn in child.walk():
+        if eqn.primitive.view is not None:
+            continue
+        for v in eqn.outputs:
+            if v.is_buffer and v not in writer.layout.inlined:
+                out.append(v)
+    return out
+
+
+class Site:
+    """One call of a child: what the child's buffers are at this site, as parameters."""
+
+    def __init__(self, writer: FunctionWriter, eqn: Eqn) -> None:
+        child: Program = eqn.params["program"]
+        self.child = child
+        buffers: list[tuple[Var, Ref]] = []
+        for var, operand in zip(child.inputs, eqn.inputs):
+            if var.is_buffer:
+                buffers.append((var, writer.ref(operand)))  # type: ignore[arg-type]
+        for var in stored(child, writer):
+            buffers.append((var, writer.storage(var)))
+        for var in eqn.outputs:
+            if var.is_buffer:
+                buffers.append((var, writer.ref(var)))
+        pairs: dict[tuple[str, str], int] = {}
+        for _, ref in buffers:
+            pairs.setdefault((ref.array, ref.offset), len(pairs))
+        self.buffers = buffers
+        self.pairs = list(pairs)
+        self.scalars = [writer.scalar(operand, var.dtype)
+                        for var, operand in zip(child.inputs, eqn.inputs) if not var.is_buffer]
+        fused = tuple(v in writer.layout.inlined for v in child.variables())
+        self.pattern = (tuple(pairs[(r.array, r.offset)] for _, r in buffers), fused)
+
+    def arguments(self) -> list[str]:
+        """The call's arguments: each storage's array and offset, then the scalars."""
+        return [a for a, _ in self.pairs] + [o for _, o in self.pairs] + self.scalars
+
+    def key(self) -> tuple:
+        systems = tuple((id(e.params["system"]), e.params["fn"])
+                        for _, e in self.child.walk() if e.primitive.kind == "system")
+        return pretty(self.child), systems, self.pattern
+
+    def parameters(self) -> tuple[list[str], list[Ref], list[str]]:
+        """The function's array and offset parameter names, each buffer's Ref in terms of
+        them, and the scalar parameter names."""
+        pair_index, _ = self.pattern
+        arrays = [f"p_a{k}" for k in range(len(self.pairs))]
+        offsets = [f"p_o{k}" for k in range(len(self.pairs))]
+        refs = [Ref(arrays[p], offsets[p]) for p in pair_index]
+        scalars = [f"p_s{k}" for k in range(len(self.scalars))]
+        return arrays + offsets, refs, scalars
+
+
+class Children:
+    """The child device functions of one generated module, in order of definition."""
+
+    def __init__(self, device_decorator: str) -> None:
+        self.decorator = device_decorator
+        self.functions: dict[tuple, str] = {}
+        self.taken: set[str] = set()  # names given, nested children's while they are written
+        self.lines: list[str] = []
+
+    def call(self, writer: FunctionWriter, eqn: Eqn) -> None:
+        """Emit the call of `eqn`'s child at this site, writing its function if new."""
+        site = Site(writer, eqn)
+        key = site.key()
+        if key not in self.functions:
+            self.functions[key] = self.define(writer, eqn, site)
+        args = site.arguments()
+        if writer.instrument:
+            args += ["log_data", "log_count"]
+        call = f"{self.functions[key]}({', '.join(args)})"
+        scalars = [v for v in eqn.outputs if not v.is_buffer]
+        for v in scalars:
+            writer.values[v] = writer.names[v]
+        writer.emit(f"{''.join(writer.names[v] + ', ' for v in scalars)}= {call}"
+                    if scalars else call)
+
+    def define(self, caller: FunctionWriter, eqn: Eqn, site: Site) -> str:
+        child = site.child
+        stem = name = f"child_{names.identifier(child.name)}"
+        k = 2
+        while name in self.taken:
+            name, k = f"{stem}_{k}", k + 1
+        self.taken.add(name)
+        params, refs, scalars = site.parameters()
+        writer = caller.child_writer(child)
+        places = dict(zip((v for v, _ in site.buffers), refs))
+        writer.places = places
+        for var, ref in zip((v for v, _ in site.buffers), refs):
+            if var in child.inputs:
+                writer.refs[var] = ref
+        for var, param in zip((v for v in child.inputs if not v.is_buffer), scalars):
+            writer.values[var] = param
+        writer.body(child)
+        returns = []
+        for inner, outer in zip(child.outputs, eqn.outputs):
+            if outer.is_buffer:
+                writer.refs[outer] = places[outer]
+                writer.copy(inner, outer)
+            else:
+                returns.append(writer.scalar(inner, outer.dtype))
+        head = params + scalars + (["log_data", "log_count"] if writer.instrument else [])
+        self.lines += ["", "", self.decorator, f"def {name}({', '.join(head)}):",
+                       f"    # child {names.comment(child.name)}", *writer.lines,
+                       f"    return ({', '.join(returns)},)" if returns else "    return 0"]
+        return name
