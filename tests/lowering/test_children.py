@@ -59,7 +59,7 @@ def test_a_stage_solve_solves_its_equation(lowered_sdirk: dict[int, Any]) -> Non
     runs = _sdirk_runs(3, seed=1)
     low = lowered_sdirk[1]
     y1 = low.run(*[np.stack([np.asarray(r[k]) for r in runs]) for k in range(4)])[0]
-    for (t, dt, y, p), got in zip(runs, y1):
+    for (_t, dt, y, p), got in zip(runs, y1):
         residual = got - y - 0.3 * dt * _lorenz_rhs(got, p)
         assert np.max(np.abs(residual)) < 1e-9 * (1 + np.max(np.abs(got)))
 
