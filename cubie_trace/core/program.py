@@ -155,11 +155,24 @@ class Program:
         return assign_names(self)
 
     def var(self, name: str) -> Var:
-        """The variable printed as `name`."""
+        """The variable printed as `name`, or the one variable `name` names by scope."""
         for v, n in self.names.items():
             if n == name:
                 return v
+        matched = self.named(name)
+        if len(matched) == 1:
+            return matched[0]
+        if matched:
+            raise KeyError(f"{name!r} names {len(matched)} variables in program "
+                           f"{self.name!r}: {sorted(self.names[v] for v in matched)}")
         raise KeyError(f"no variable named {name!r} in program {self.name!r}")
+
+    def named(self, name: str) -> list[Var]:
+        """The variables whose scoped name ends with `name`, path component by component
+        (`delta` is every call site's `newton/delta` and `newton#2/delta`;
+        `newton#2/delta` is one site's)."""
+        want = name.split("/")
+        return [v for v, n in self.names.items() if n.split("/")[-len(want):] == want]
 
     @cached_property
     def graph(self) -> nx.DiGraph:

@@ -26,7 +26,7 @@ def resolve_pins(program: Program, groups: Groups, pin: Mapping[str, str] | None
     A location hint is advice: one on a value without pool storage (a scalar, a fused
     value, a caller's array, carried state) is ignored, and of several hints on one
     storage the last in program order holds. A `pin` names buffers by scoped name
-    (`pin_targets`); it raises when it names none, or none it can place.
+    (`Program.named`); it raises when it names none, or none it can place.
     """
     hinted: dict[int, str] = {}
     for _, eqn in program.walk():
@@ -38,7 +38,7 @@ def resolve_pins(program: Program, groups: Groups, pin: Mapping[str, str] | None
         if location not in LOCATIONS:
             raise ValueError(f"pin: location of {name!r} must be one of {LOCATIONS}, "
                              f"got {location!r}")
-        matched = pin_targets(program, name)
+        matched = program.named(name)
         if not matched:
             raise ValueError(f"pin: no buffer named {name!r} in program {program.name!r}; "
                              f"buffers are {sorted(program.graph.nodes)}")
@@ -56,14 +56,6 @@ def resolve_pins(program: Program, groups: Groups, pin: Mapping[str, str] | None
             shown = "; ".join(f"{n!r} is {r}" for n, r in reasons.items())
             raise ValueError(f"pin: cannot place {name!r}: {shown}")
     return {**hinted, **pinned}
-
-
-def pin_targets(program: Program, name: str) -> list[Var]:
-    """The variables a pin by `name` means: those whose scoped name ends with it, path
-    component by component (`delta` is every call site's `newton/delta` and
-    `newton#2/delta`; `newton#2/delta` is one site's)."""
-    want = name.split("/")
-    return [v for v, n in program.names.items() if n.split("/")[-len(want):] == want]
 
 
 def _unplaceable(var: Var, group: Group | None, groups: Groups) -> str:
