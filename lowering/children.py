@@ -1,14 +1,16 @@
 """Child programs as device functions: each distinct child is written once and called.
 
+A child called at one site only is written in place instead (`Children.shared`).
+
 A call site sees its child's storage through the layout, which planned every
 site on its own (each site is a clone with its own variables, so liveness packs
 the child's buffers into the caller's free space as if it were written in
 place). The device function abstracts that storage: it takes an array and an
 offset for each distinct storage (array, offset) of the child's inputs, buffers
 and the call's outputs, and the call passes the site's arrays and its offsets as
-literals. So the footprint is that of writing the child in place, Numba types
-the child once, and a call whose offsets are constants can be inlined with
-static indices.
+constants, typed so that Numba compiles the function once rather than once per
+set of offsets. So the footprint is that of writing the child in place, Numba
+types the child once, and LLVM, inlining a call, keeps static indices.
 
 Two sites share a function when their children print alike (same equations,
 literals and hint names, same systems) and their storage has the same pattern:
@@ -20,11 +22,12 @@ call's output) stay unnecessary inside the function.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from cubie_trace.core.printer import pretty
 from cubie_trace.core.program import Eqn, Program
-from cubie_trace.core.values import Var
+from cubie_trace.core.values import Lit, Var
 from lowering import names
 from lowering.memory import Ref
 
@@ -43,6 +46,22 @@ def stored(child: Program, writer: FunctionWriter) -> list[Var]:
             if v.is_buffer and v not in writer.layout.inlined:
                 out.append(v)
     return out
+
+
+# Numba types a constant argument as a literal and compiles the callee once per value;
+# a typed constant is one type (and still a constant for LLVM to propagate when inlining)
+_RUNTIME_TYPE = {"int64": "np.int64({0})", "int32": "np.int32({0})", "bool": "np.bool_({0})"}
+
+
+def _typed(text: str, dtype: str) -> str:
+    return _RUNTIME_TYPE[dtype].format(text) if dtype in _RUNTIME_TYPE else text
+
+
+def structure(child: Program) -> tuple:
+    """What two children must share to be one function: their text and their systems."""
+    systems = tuple((id(e.params["system"]), e.params["fn"])
+                    for _, e in child.walk() if e.primitive.kind == "system")
+    return pretty(child), systems
 
 
 class Site:
@@ -65,19 +84,19 @@ class Site:
             pairs.setdefault((ref.array, ref.offset), len(pairs))
         self.buffers = buffers
         self.pairs = list(pairs)
-        self.scalars = [writer.scalar(operand, var.dtype)
+        self.scalars = [_typed(writer.scalar(operand, var.dtype), var.dtype)
+                        if isinstance(operand, Lit) else writer.scalar(operand, var.dtype)
                         for var, operand in zip(child.inputs, eqn.inputs) if not var.is_buffer]
         fused = tuple(v in writer.layout.inlined for v in child.variables())
         self.pattern = (tuple(pairs[(r.array, r.offset)] for _, r in buffers), fused)
 
     def arguments(self) -> list[str]:
         """The call's arguments: each storage's array and offset, then the scalars."""
-        return [a for a, _ in self.pairs] + [o for _, o in self.pairs] + self.scalars
+        offsets = [_typed(o, "int64") if o.isdigit() else o for _, o in self.pairs]
+        return [a for a, _ in self.pairs] + offsets + self.scalars
 
     def key(self) -> tuple:
-        systems = tuple((id(e.params["system"]), e.params["fn"])
-                        for _, e in self.child.walk() if e.primitive.kind == "system")
-        return pretty(self.child), systems, self.pattern
+        return (*structure(self.child), self.pattern)
 
     def parameters(self) -> tuple[list[str], list[Ref], list[str]]:
         """The function's array and offset parameter names, each buffer's Ref in terms of
@@ -93,11 +112,31 @@ class Site:
 class Children:
     """The child device functions of one generated module, in order of definition."""
 
-    def __init__(self, device_decorator: str) -> None:
+    def __init__(self, program: Program, device_decorator: str) -> None:
         self.decorator = device_decorator
+        self.sites: Counter = Counter()
+        self._count(program, set())
         self.functions: dict[tuple, str] = {}
         self.taken: set[str] = set()  # names given, nested children's while they are written
         self.lines: list[str] = []
+
+    def _count(self, program: Program, visited: set) -> None:
+        """Count the sites in written code: a child's own calls once per distinct child."""
+        for eqn in program.eqns:
+            if eqn.primitive.name == "call":
+                key = structure(eqn.params["program"])
+                self.sites[key] += 1
+                if key not in visited:
+                    visited.add(key)
+                    self._count(eqn.params["program"], visited)
+                continue
+            for sub in eqn.sub_programs:
+                self._count(sub, visited)
+
+    def shared(self, eqn: Eqn) -> bool:
+        """Whether `eqn`'s child is called at more than one site (else it is written in
+        place: a function called once saves no compile time and costs a call)."""
+        return self.sites[structure(eqn.params["program"])] > 1
 
     def call(self, writer: FunctionWriter, eqn: Eqn) -> None:
         """Emit the call of `eqn`'s child at this site, writing its function if new."""

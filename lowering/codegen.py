@@ -3,8 +3,9 @@
 Straight-line equations become statements; chains of elementwise operations
 become one `for` loop whose body is a single expression (fused intermediates
 are never stored); reductions become accumulation loops; `cond`,
-`while_loop` and `fori_loop` become Python control flow; each distinct child program becomes a
-device function of its own, called at every site (`lowering.children`); system
+`while_loop` and `fori_loop` become Python control flow; each distinct child program called at
+several sites becomes a device function of its own (`lowering.children`), one
+called once is written in place; system
 functions are called with
 array views. Buffers are read and written through `memory.Memory`, which alone
 knows where storage is. Copies appear only where the layout could not give a
@@ -246,7 +247,15 @@ class FunctionWriter:
         self.each(out.aval.elements, lambda i: [f"{self.ref(out).at(i)} = {value}"])
 
     def call(self, eqn: Eqn) -> None:
-        self.children.call(self, eqn)
+        if self.children.shared(eqn):
+            self.children.call(self, eqn)
+            return
+        child = eqn.params["program"]
+        self.emit(f"# call {names.comment(child.name)}")
+        self.bind(child, list(eqn.inputs))
+        self.body(child)
+        for inner, outer in zip(child.outputs, eqn.outputs):
+            self.copy(inner, outer)
 
     def tap(self, eqn: Eqn) -> None:
         if self.instrument:

@@ -158,7 +158,7 @@ def module_source(program: Program, layout: Layout, memory: Memory, sig: Signatu
                   target_module: object, precision: str, instrument: bool) -> str:
     """The whole generated module."""
     systems, system_lines = system_functions(program, target_module)
-    children = Children(target_module.DEVICE)  # type: ignore[attr-defined]
+    children = Children(program, target_module.DEVICE)  # type: ignore[attr-defined]
     device = device_function(program, layout, memory, sig, systems,
                              target_module.NAME, instrument, children)  # type: ignore
     parts = [HEADER.format(name=names.comment(program.name), target=target_module.NAME,  # type: ignore

@@ -41,11 +41,20 @@ def lowered_sdirk() -> dict[int, Any]:
 
 
 def test_one_function_per_child_however_many_stages(lowered_sdirk: dict[int, Any]) -> None:
+    """Newton, called at every stage, is one function; BiCGSTAB, called at one place in
+    Newton, and a child of a one-stage step, called once, are written in place."""
     one, four = (_functions(lowered_sdirk[k].source) for k in (1, 4))
-    assert sorted(one) == sorted(four)
-    assert {"child_newton", "child_bicgstab"} <= set(one)
+    assert one == []
+    assert four == ["child_newton"]
     calls = re.findall(r"\bchild_newton\(", lowered_sdirk[4].source)
     assert len(calls) == 1 + 4  # its definition and one call per stage
+
+
+def test_numba_compiles_each_child_once(lowered_sdirk: dict[int, Any]) -> None:
+    """Sites pass their offsets as typed constants: one signature, whatever the offsets."""
+    low = lowered_sdirk[4]
+    check_lowered(low, _sdirk_runs(2, seed=9), (True,) * 4)
+    assert len(low.module.child_newton.signatures) == 1
 
 
 def test_stages_add_calls_not_code(lowered_sdirk: dict[int, Any]) -> None:
@@ -105,8 +114,10 @@ def test_nested_children_in_loops_match_the_interpreter(policy: str) -> None:
     layout = plan(prog, policy=policy)
     layout.verify()
     low = lower(prog, layout, target="cpu")
-    assert sorted(set(_functions(low.source))) == sorted(_functions(low.source))
-    assert {"child_outer", "child_middle", "child_inner"} <= set(_functions(low.source))
+    # outer and inner are called at two sites each (inner's sites store differently, so
+    # it may have two variants); middle, called at one, is written in place
+    assert {re.sub(r"_\d+$", "", f) for f in _functions(low.source)} == \
+        {"child_inner", "child_outer"}
     rng = np.random.default_rng(5)
     runs = [(rng.uniform(-2, 2, 3), np.int32(k)) for k in range(4)]
     check_lowered(low, runs, (True, True))
