@@ -14,8 +14,8 @@ Then an implicit step whose stages each call Newton (a `while_loop` with backtra
 calling BiCGSTAB on `f.operator` (`tests/lowering/programs.py: sdirk_like`), at 1 and
 8 stages in this process, each in an empty cache: generated lines, child device
 functions, Numba's CPU compile time, the layout against its lower bound, and the
-largest difference from `ct.interpret` over a few runs. Every distinct child is one
-device function, so stages add calls, not code.
+largest difference from `ct.interpret` over a few runs. A child called at several
+sites is one device function, so stages add calls, not code.
 
 Goals: trace + plan + codegen < 100 ms; warm start of the cached CPU kernel < 1 s;
 the 8-stage step within 1.5x the 1-stage step's lines and compile time.
@@ -106,12 +106,11 @@ def newton_krylov(precision: str) -> dict[str, Any]:
     import cubie_trace as ct
     from cubie_trace.layout import plan
     from lowering import lower
-    from tests.lowering.programs import lorenz, sdirk_like
+    from tests.lowering.programs import lorenz, sample_runs, sdirk_like
+    from tests.lowering.strategies import stacked
 
-    rng = np.random.default_rng(0)
-    runs = [(rng.uniform(0, 1), rng.uniform(1e-3, 1e-2), rng.uniform(-5, 5, 3),
-             np.array([10.0, rng.uniform(0, 28), 8 / 3])) for _ in range(4)]
-    stacked = [np.stack([np.asarray(r[k]) for r in runs]) for k in range(4)]
+    runs = sample_runs("sdirk_like2", 4)  # the inputs of an sdirk_like step of any stages
+    batch = stacked(runs, (True,) * 4)
     out: dict[str, Any] = {}
     for stages in NK_STAGES:
         os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="ct-compile-nk-")
@@ -119,8 +118,8 @@ def newton_krylov(precision: str) -> dict[str, Any]:
         layout = plan(program, precision=precision)
         layout.verify()
         low = lower(program, layout, target="cpu", precision=precision)
-        first, got = timed(lambda: low.run(*stacked))  # noqa: B023
-        second, _ = timed(lambda: low.run(*stacked))  # noqa: B023
+        first, got = timed(lambda: low.run(*batch))  # noqa: B023
+        second, _ = timed(lambda: low.run(*batch))  # noqa: B023
         error = 0.0
         for r, inputs in enumerate(runs):
             want = ct.interpret(program, *inputs, precision=precision)

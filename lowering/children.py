@@ -1,6 +1,5 @@
-"""Child programs as device functions: each distinct child is written once and called.
-
-A child called at one site only is written in place instead (`Children.shared`).
+"""Child programs as device functions: a child called at several sites is written once
+and called at each; one called at a single site is written in place (`Children.shared`).
 
 A call site sees its child's storage through the layout, which planned every
 site on its own (each site is a clone with its own variables, so liveness packs
@@ -14,10 +13,10 @@ types the child once, and LLVM, inlining a call, keeps static indices.
 
 Two sites share a function when their children print alike (same equations,
 literals and hint names, same systems) and their storage has the same pattern:
-which buffers share storage and which are fused away.
-Buffers that share storage at a site share a parameter, so copies the layout
-made unnecessary (a loop carry in its initial value's storage, a result in the
-call's output) stay unnecessary inside the function.
+which buffers share storage and which are fused away. Buffers that share storage
+at a site share a parameter, so copies the layout made unnecessary (a loop carry
+in its initial value's storage, a result in the call's output) stay unnecessary
+inside the function.
 """
 
 from __future__ import annotations
@@ -57,7 +56,12 @@ def _typed(text: str, dtype: str) -> str:
     return _RUNTIME_TYPE[dtype].format(text) if dtype in _RUNTIME_TYPE else text
 
 
-def structure(child: Program) -> tuple:
+def _argument(text: str, operand: object, dtype: str) -> str:
+    """A scalar argument: a literal typed, a variable as it is."""
+    return _typed(text, dtype) if isinstance(operand, Lit) else text
+
+
+def _structure(child: Program) -> tuple:
     """What two children must share to be one function: their text and their systems."""
     systems = tuple((id(e.params["system"]), e.params["fn"])
                     for _, e in child.walk() if e.primitive.kind == "system")
@@ -67,9 +71,10 @@ def structure(child: Program) -> tuple:
 class Site:
     """One call of a child: what the child's buffers are at this site, as parameters."""
 
-    def __init__(self, writer: FunctionWriter, eqn: Eqn) -> None:
+    def __init__(self, writer: FunctionWriter, eqn: Eqn, structure: tuple) -> None:
         child: Program = eqn.params["program"]
         self.child = child
+        self.structure = structure
         buffers: list[tuple[Var, Ref]] = []
         for var, operand in zip(child.inputs, eqn.inputs):
             if var.is_buffer:
@@ -84,8 +89,7 @@ class Site:
             pairs.setdefault((ref.array, ref.offset), len(pairs))
         self.buffers = buffers
         self.pairs = list(pairs)
-        self.scalars = [_typed(writer.scalar(operand, var.dtype), var.dtype)
-                        if isinstance(operand, Lit) else writer.scalar(operand, var.dtype)
+        self.scalars = [_argument(writer.scalar(operand, var.dtype), operand, var.dtype)
                         for var, operand in zip(child.inputs, eqn.inputs) if not var.is_buffer]
         fused = tuple(v in writer.layout.inlined for v in child.variables())
         self.pattern = (tuple(pairs[(r.array, r.offset)] for _, r in buffers), fused)
@@ -96,7 +100,7 @@ class Site:
         return [a for a, _ in self.pairs] + offsets + self.scalars
 
     def key(self) -> tuple:
-        return (*structure(self.child), self.pattern)
+        return (*self.structure, self.pattern)
 
     def parameters(self) -> tuple[list[str], list[Ref], list[str]]:
         """The function's array and offset parameter names, each buffer's Ref in terms of
@@ -114,17 +118,23 @@ class Children:
 
     def __init__(self, program: Program, device_decorator: str) -> None:
         self.decorator = device_decorator
+        self.structures: dict[int, tuple] = {}  # id(child) -> _structure(child)
         self.sites: Counter = Counter()
         self._count(program, set())
         self.functions: dict[tuple, str] = {}
         self.taken: set[str] = set()  # names given, nested children's while they are written
         self.lines: list[str] = []
 
+    def structure(self, child: Program) -> tuple:
+        if id(child) not in self.structures:
+            self.structures[id(child)] = _structure(child)
+        return self.structures[id(child)]
+
     def _count(self, program: Program, visited: set) -> None:
         """Count the sites in written code: a child's own calls once per distinct child."""
         for eqn in program.eqns:
             if eqn.primitive.name == "call":
-                key = structure(eqn.params["program"])
+                key = self.structure(eqn.params["program"])
                 self.sites[key] += 1
                 if key not in visited:
                     visited.add(key)
@@ -136,11 +146,11 @@ class Children:
     def shared(self, eqn: Eqn) -> bool:
         """Whether `eqn`'s child is called at more than one site (else it is written in
         place: a function called once saves no compile time and costs a call)."""
-        return self.sites[structure(eqn.params["program"])] > 1
+        return self.sites[self.structure(eqn.params["program"])] > 1
 
     def call(self, writer: FunctionWriter, eqn: Eqn) -> None:
         """Emit the call of `eqn`'s child at this site, writing its function if new."""
-        site = Site(writer, eqn)
+        site = Site(writer, eqn, self.structure(eqn.params["program"]))
         key = site.key()
         if key not in self.functions:
             self.functions[key] = self.define(writer, eqn, site)
@@ -162,12 +172,11 @@ class Children:
             name, k = f"{stem}_{k}", k + 1
         self.taken.add(name)
         params, refs, scalars = site.parameters()
-        writer = caller.child_writer(child)
         places = dict(zip((v for v, _ in site.buffers), refs))
-        writer.places = places
-        for var, ref in zip((v for v, _ in site.buffers), refs):
-            if var in child.inputs:
-                writer.refs[var] = ref
+        writer = caller.child_writer(child, places)
+        for var in child.inputs:
+            if var.is_buffer:
+                writer.refs[var] = places[var]
         for var, param in zip((v for v in child.inputs if not v.is_buffer), scalars):
             writer.values[var] = param
         writer.body(child)

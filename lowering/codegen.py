@@ -3,12 +3,11 @@
 Straight-line equations become statements; chains of elementwise operations
 become one `for` loop whose body is a single expression (fused intermediates
 are never stored); reductions become accumulation loops; `cond`,
-`while_loop` and `fori_loop` become Python control flow; each distinct child program called at
-several sites becomes a device function of its own (`lowering.children`), one
-called once is written in place; system
-functions are called with
-array views. Buffers are read and written through `memory.Memory`, which alone
-knows where storage is. Copies appear only where the layout could not give a
+`while_loop` and `fori_loop` become Python control flow; a child program called
+at several sites becomes a device function of its own (`lowering.children`), one
+called once is written in place; system functions are called with array views.
+Buffers are read and written through `memory.Memory`, which alone knows where
+storage is. Copies appear only where the layout could not give a
 value and its destination one storage (loop carries, branch and child
 results, carried state, outputs). `LOWERING` maps each primitive to the method
 that emits its equations: the backend's half of a primitive's rule table.
@@ -136,11 +135,12 @@ class FunctionWriter:
             return self.places[var]
         return self.memory.ref(self.layout.placements[var])
 
-    def child_writer(self, child: Program) -> FunctionWriter:
-        """A writer for the device function of a child called from here."""
+    def child_writer(self, child: Program, places: dict[Var, Ref]) -> FunctionWriter:
+        """A writer for the device function of a child called from here, which addresses
+        its buffers through `places` (its parameters)."""
         writer = FunctionWriter(child, self.layout, self.memory, self.systems, self.target,
                                 self.instrument, self.children)
-        writer.places = {}
+        writer.places = places
         return writer
 
     def scalar(self, atom: Atom, dtype: str) -> str:

@@ -45,13 +45,12 @@ def resolve_pins(program: Program, groups: Groups, pin: Mapping[str, str] | None
         reasons = {}
         for var in matched:
             group = groups.of.get(var)
-            reason = _unplaceable(var, group, groups)
-            if reason:
-                reasons[program.names[var]] = reason
+            if group is None or group.kind != "pool":
+                reasons[program.names[var]] = _unplaceable(var, group, groups)
                 continue
-            if pinned.get(id(group), location) != location:  # type: ignore[arg-type]
+            if pinned.get(id(group), location) != location:
                 raise ValueError(f"pin: {name!r} shares storage with a buffer pinned elsewhere")
-            pinned[id(group)] = location  # type: ignore[arg-type]
+            pinned[id(group)] = location
         if len(reasons) == len(matched):
             shown = "; ".join(f"{n!r} is {r}" for n, r in reasons.items())
             raise ValueError(f"pin: cannot place {name!r}: {shown}")
@@ -59,16 +58,13 @@ def resolve_pins(program: Program, groups: Groups, pin: Mapping[str, str] | None
 
 
 def _unplaceable(var: Var, group: Group | None, groups: Groups) -> str:
-    """Why a pin cannot place `var` ("" if it can)."""
+    """Why a pin cannot place `var`, which has no pool storage."""
     if group is None:
         return "a scalar (kept in registers)" if not var.is_buffer else \
             "fused into its consumer and never stored" if var in groups.live.inlined else \
             "not stored"
-    if group.kind != "pool":
-        owner = "carried (persistent) state" if group.kind == "persistent" else \
-            f"the caller's {group.kind} array"
-        return f"in {owner}"
-    return ""
+    return "in carried (persistent) state" if group.kind == "persistent" else \
+        f"in the caller's {group.kind} array"
 
 
 def _blocks(groups: list[Group]) -> list[Block]:

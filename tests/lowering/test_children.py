@@ -12,14 +12,13 @@ import pytest
 import cubie_trace as ct
 from cubie_trace.layout import plan
 from lowering import lower
-from tests.lowering.programs import lorenz, sdirk_like
-from tests.lowering.strategies import check_lowered
+from tests.lowering.programs import lorenz, sample_runs, sdirk_like
+from tests.lowering.strategies import check_lowered, stacked
 
 
-def _sdirk_runs(n: int, seed: int = 0) -> list[tuple[Any, ...]]:
-    rng = np.random.default_rng(seed)
-    return [(rng.uniform(0, 1), rng.uniform(1e-3, 1e-2), rng.uniform(-5, 5, 3),
-             np.array([10.0, rng.uniform(0, 28), 8 / 3])) for _ in range(n)]
+def _sdirk_runs(n: int, seed: int) -> list[tuple[Any, ...]]:
+    """Inputs of an sdirk_like step (of any number of stages)."""
+    return sample_runs("sdirk_like2", n, seed)
 
 
 def _functions(source: str) -> list[str]:
@@ -67,7 +66,7 @@ def test_a_stage_solve_solves_its_equation(lowered_sdirk: dict[int, Any]) -> Non
     """One stage: y1 = y + gamma h f(t1, y1), checked with numpy's Lorenz."""
     runs = _sdirk_runs(3, seed=1)
     low = lowered_sdirk[1]
-    y1 = low.run(*[np.stack([np.asarray(r[k]) for r in runs]) for k in range(4)])[0]
+    y1 = low.run(*stacked(runs, (True,) * 4))[0]
     for (_t, dt, y, p), got in zip(runs, y1):
         residual = got - y - 0.3 * dt * _lorenz_rhs(got, p)
         assert np.max(np.abs(residual)) < 1e-9 * (1 + np.max(np.abs(got)))
