@@ -27,8 +27,9 @@ class Batch:
 
 
 def save_times(t_span: Any, save_every: float | None,
-               save_at: Sequence[float] | None) -> np.ndarray:
-    """t0, t0 + h, ..., t_end for `save_every=h`; `save_at` as given; else [t_end]."""
+               save_at: Sequence[float] | None, settling_time: float = 0.0) -> np.ndarray:
+    """t0, t0 + h, ..., t_end for `save_every=h`; `save_at` as given; else [t_end]. With a
+    settling time s, saves start at t0 + s (save_every counts from there)."""
     try:
         t0, t_end = (float(v) for v in t_span)
     except (TypeError, ValueError):
@@ -37,6 +38,11 @@ def save_times(t_span: Any, save_every: float | None,
         raise ValueError(f"t_span must be finite with t_end > t0, got {t_span!r}")
     if save_every is not None and save_at is not None:
         raise ValueError("give save_every or save_at, not both")
+    settle = float(settling_time)
+    if not (np.isfinite(settle) and 0.0 <= settle < t_end - t0):
+        raise ValueError(f"settling_time must be in [0, t_end - t0), got {settling_time!r}")
+    span = (t0, t_end)
+    t0 += settle
     if save_every is not None:
         h = float(save_every)
         if not (np.isfinite(h) and h > 0):
@@ -54,7 +60,8 @@ def save_times(t_span: Any, save_every: float | None,
         if np.any(np.diff(times) <= 0):
             raise ValueError("save_at must be strictly increasing")
         if times[0] < t0 or times[-1] > t_end:
-            raise ValueError(f"save_at must lie within t_span {t_span!r}")
+            raise ValueError(f"save_at must lie within t_span {span!r}"
+                             + (f" after the settling time {settle}" if settle else ""))
         return times
     return np.array([t_end])
 
@@ -73,6 +80,8 @@ def _values(role: str, names: Sequence[str], defaults: np.ndarray,
     """Per-name values from a dict, or a whole (n_runs, n_names) / (n_names,) array."""
     if given is None:
         return {}, None
+    if hasattr(given, "columns") and hasattr(given, "to_numpy"):  # a DataFrame: by name
+        given = {str(column): given[column].to_numpy() for column in given.columns}
     if isinstance(given, Mapping):
         unknown = [k for k in given if k not in names]
         if unknown:

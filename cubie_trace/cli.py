@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -74,25 +75,73 @@ def layout_report(method: str, states: int, out_dir: Path) -> int:
     return 0
 
 
+def _folder(text: str) -> Path:
+    """An existing, writable folder (argparse type): checked before any work starts."""
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"no such folder: {text}")
+    if not os.access(path, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write to {text}")
+    return path
+
+
+def _positive(text: str) -> int:
+    """A positive integer (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _method(text: str) -> str:
+    """A registered method name (argparse type)."""
+    import cubie_trace as ct
+
+    if text not in ct.methods():
+        raise argparse.ArgumentTypeError(
+            f"unknown method {text!r}; choose from {', '.join(sorted(ct.methods()))}")
+    return text
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of the `cubie-trace` command."""
+    from cubie_trace import __version__
+
+    top = argparse.ArgumentParser(prog="cubie-trace", description=__doc__)
+    top.add_argument("--version", action="version", version=f"cubie-trace {__version__}")
+    sub = top.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("demo", help="integrate the Lorenz rho-sweep ensemble and plot it")
+    run.add_argument("--runs", type=_positive, default=4096,
+                     help="number of runs (default 4096)")
+    run.add_argument("--backend", default="auto", choices=("auto", "cpu", "cuda"),
+                     help="where to run: auto picks a CUDA GPU when one is present, "
+                          "else the CPU (default auto)")
+    run.add_argument("--out-dir", type=_folder, default=Path.cwd(),
+                     help="existing folder for lorenz.png and layout.png (default: here)")
+    lay = sub.add_parser("layout", help="print a method's layout table and write its chart")
+    lay.add_argument("method", type=_method, help="a name from cubie_trace.methods()")
+    lay.add_argument("--states", type=_positive, default=3,
+                     help="states of the linear chain (default 3)")
+    lay.add_argument("--out-dir", type=_folder, default=Path.cwd(),
+                     help="existing folder for layout_METHOD.png (default: here)")
+    return top
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `cubie-trace` console script."""
-    parser = argparse.ArgumentParser(prog="cubie-trace", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("demo", help="integrate the Lorenz rho-sweep ensemble and plot it")
-    run.add_argument("--runs", type=int, default=4096, help="number of runs (default 4096)")
-    run.add_argument("--backend", default="auto", choices=("auto", "cpu", "cuda"))
-    run.add_argument("--out-dir", type=Path, default=Path.cwd())
-    lay = sub.add_parser("layout", help="print a method's layout table and write its chart")
-    lay.add_argument("method", help="a name from cubie_trace.methods()")
-    lay.add_argument("--states", type=int, default=3, help="states of the linear chain")
-    lay.add_argument("--out-dir", type=Path, default=Path.cwd())
-    args = parser.parse_args(argv)
+    top = parser()
+    args = top.parse_args(argv)
     if args.command == "demo":
-        if args.runs < 1:
-            parser.error("--runs must be positive")
+        if args.backend == "cuda":
+            from lowering.targets import default_target
+
+            if default_target() != "cuda":
+                top.error("--backend cuda: no CUDA GPU is available here "
+                          "(use --backend cpu or auto)")
         return demo(args.runs, args.backend, args.out_dir)
-    if args.states < 1:
-        parser.error("--states must be positive")
     return layout_report(args.method, args.states, args.out_dir)
 
 

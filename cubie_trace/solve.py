@@ -1,11 +1,20 @@
-"""The batch API: `Solver` (compile once, solve many batches), `solve_ivp` and `Solution`."""
+"""The batch API: `Solver` (compile once, solve many batches), `solve_ivp` and `Solution`.
+
+A `Solver` is immutable. What it compiles in (the system, the method, the controller
+kind, the precision, the backend, what is saved and summarised, how saves are served)
+fixes its kernels; the run-time options (tolerances, first step, step-size limits,
+step budget) and the span and save times are arguments of those kernels, so
+`solver.replace(rtol=1e-9)` gives a Solver that shares them.
+"""
 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import attrs
 import numpy as np
 
 from cubie_trace.batch import Batch, build_batch, save_times
@@ -13,7 +22,7 @@ from cubie_trace.core.program import Program
 from cubie_trace.core.step import Step, get_method, method_options
 from cubie_trace.integrators import refuse_mass
 from cubie_trace.integrators.controllers import KINDS, Controller
-from cubie_trace.integrators.loop import LoopSpec, build_loop
+from cubie_trace.integrators.loop import LoopSpec, RunOptions, build_loop
 from cubie_trace.integrators.summaries import Summaries
 from cubie_trace.layout import Layout, plan
 from cubie_trace.solution import Solution
@@ -21,7 +30,10 @@ from lowering.targets import default_target
 
 BACKENDS = ("auto", "cpu", "cuda")
 PRECISIONS = ("float32", "float64")
-CHUNK_BYTES = 1 << 30  # outputs held on the host per chunk
+EPSILON = {"float32": float(np.finfo(np.float32).eps), "float64": float(np.finfo(float).eps)}
+CHUNK_BYTES = 1 << 28  # outputs of one sub-launch at most
+CHUNK_SECONDS = 1.0  # sub-launches are sized to take about this long
+FIRST_CHUNK = 1024  # runs in the first sub-launch, which times the rest
 
 
 def _positive(name: str, value: Any) -> float:
@@ -34,144 +46,292 @@ def _positive(name: str, value: Any) -> float:
     return number
 
 
+def _tolerance(name: str, value: Any, n: int) -> Any:
+    """A scalar tolerance as a float, one per state as a tuple."""
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a positive number or one per state ({n}), "
+                        f"got {value!r}") from None
+    if arr.ndim > 1 or (arr.ndim == 1 and arr.size != n):
+        raise ValueError(f"{name} must be a positive number or one per state ({n}), "
+                         f"got {value!r}")
+    if not (np.all(np.isfinite(arr)) and np.all(arr > 0)):
+        raise ValueError(f"{name} must be positive and finite, got {value!r}")
+    return float(arr) if arr.ndim == 0 else tuple(float(v) for v in arr)
+
+
+def _names(role: str, given: Sequence[str], known: Sequence[str]) -> tuple[int, ...]:
+    unknown = [name for name in given if name not in known]
+    if unknown:
+        raise ValueError(f"save: unknown {role} {unknown}")
+    return tuple(list(known).index(name) for name in given)
+
+
+@attrs.frozen(init=False)
 class Solver:
-    """A method, its options and a backend, compiled once per number of saves.
+    """A method, its options and a backend; kernels are compiled on first use, once per
+    number of saves (and summary window), and shared by `replace`d copies.
 
     `newton`, `linear` (dicts) and `jacobian` ("dense" or "matrix-free") configure an
-    implicit method's solves (see the method's factory for the keys it takes).
+    implicit method's solves (see the method's factory for the keys it takes). `dt` is
+    the step of a fixed-step method (or of `controller="fixed"`) and the first step of an
+    adaptive one (as `first_step`). `save` names the states and observables saved at
+    each save time (default: every state and observable); `save=None` keeps no
+    trajectories (summaries and final states only). Summaries are taken of the saved
+    states (of every state with `save=None`).
     """
 
-    def __init__(self, system: Any, method: str | Step = "tsit5", *, rtol: float | None = None,
-                 atol: float | None = None, dt: float | None = None,
-                 controller: str | Controller | None = None, dt_min: float = 1e-12,
-                 dt_max: float = float("inf"), max_steps: int = 100_000,
-                 precision: str = "float64", backend: str = "auto",
-                 summaries: Sequence[str] | None = None, summarise_every: float | None = None,
-                 policy: str = "local", shared_budget_bytes: int | None = None,
-                 pin: Mapping[str, str] | None = None, newton: dict | None = None,
-                 linear: dict | None = None, jacobian: str | None = None) -> None:
-        self.system = system
-        self.step = get_method(method, system,
-                               **method_options(newton=newton, linear=linear, jacobian=jacobian))
-        refuse_mass(self.step, system)
+    system: Any
+    step: Step
+    controller: Controller
+    options: RunOptions
+    precision: str
+    backend: str
+    summaries: tuple[str, ...] | None
+    summarise_every: float | None
+    save: tuple[str, ...] | None
+    save_mode: str
+    policy: str
+    shared_budget_bytes: int | None
+    pin: Mapping[str, str] | None
+    _arguments: dict[str, Any] = attrs.field(eq=False, repr=False)
+    _kernels: dict[Any, Any] = attrs.field(eq=False, repr=False)
+
+    def __init__(self, system: Any, method: str | Step = "tsit5", *,
+                 rtol: Any = None, atol: Any = None, dt: float | None = None,
+                 first_step: float | None = None, controller: str | Controller | None = None,
+                 dt_min: float = 1e-12, dt_max: float = float("inf"),
+                 max_steps: int = 100_000, precision: str = "float64",
+                 backend: str = "auto", summaries: Sequence[str] | None = None,
+                 summarise_every: float | None = None, save: Any = "all",
+                 save_mode: str = "dense", policy: str = "local",
+                 shared_budget_bytes: int | None = None, pin: Mapping[str, str] | None = None,
+                 newton: dict | None = None, linear: dict | None = None,
+                 jacobian: str | None = None, _kernels: dict | None = None) -> None:
+        arguments = {key: value for key, value in locals().items()
+                     if key not in ("self", "_kernels", "__class__")}
+        if not hasattr(system, "n_states") and callable(system):
+            raise TypeError("system must be an ODESystem; wrap a plain f(t, y, *args) with "
+                            "ct.ODESystem.from_function(f, states=..., parameters=...)")
+        step = get_method(method, system,
+                          **method_options(newton=newton, linear=linear, jacobian=jacobian))
+        refuse_mass(step, system)
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         if not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
             raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
-        self.rtol = _positive("rtol", rtol) if rtol is not None else None
-        self.atol = _positive("atol", atol) if atol is not None else None
-        self.dt = _positive("dt", dt) if dt is not None else None
-        self.controller = self._controller(controller, dt_min, dt_max)
-        if not self.controller.adaptive and self.dt is None:
-            raise ValueError(f"method {self.step.name!r} with a fixed step needs dt")
+        if dt is not None and first_step is not None:
+            raise ValueError("give dt or first_step, not both")
+        first = _positive("dt", dt) if dt is not None else \
+            _positive("first_step", first_step) if first_step is not None else 0.0
+        ctrl = _controller(step, controller)
+        if not ctrl.adaptive and not first:
+            raise ValueError(f"method {step.name!r} with a fixed step needs dt")
+        n = system.n_states
+        limits = (_positive("dt_min", dt_min), float("inf") if dt_max == float("inf")
+                  else _positive("dt_max", dt_max))
+        if limits[0] > limits[1]:
+            raise ValueError(f"dt_min {dt_min} > dt_max {dt_max}")
+        options = RunOptions(_tolerance("rtol", 1e-6 if rtol is None else rtol, n),
+                             _tolerance("atol", 1e-6 if atol is None else atol, n),
+                             first, *limits, int(max_steps))
         if summaries is not None and summarise_every is None:
             raise ValueError("summaries need summarise_every (a multiple of save_every)")
-        self.summaries = tuple(summaries) if summaries is not None else None
-        self.summarise_every = _positive("summarise_every", summarise_every) \
-            if summarise_every is not None else None
-        if self.summaries is not None:
-            Summaries(self.summaries, 1, 1)
-        self.max_steps = int(max_steps)
-        self.precision = precision
-        self.backend = default_target() if backend == "auto" else backend
-        self.policy, self.shared_budget_bytes, self.pin = policy, shared_budget_bytes, pin
-        self._compiled: dict[tuple[int, int], tuple[Program, Layout, Any]] = {}
-        self._last: tuple[int, int] = (1, 1)
+        summaries = tuple(summaries) if summaries is not None else None
+        if summaries is not None:
+            Summaries(summaries, 1, 1)
+        if isinstance(save, str):
+            save = None if save == "none" else \
+                (*system.state_names, *getattr(system, "observable_names", ())) \
+                if save == "all" else (save,)
+        elif save is not None:
+            save = tuple(save)
+        if save is not None:
+            known = (*system.state_names, *getattr(system, "observable_names", ()))
+            _names("states or observables", save, known)
+        backend = default_target() if backend == "auto" else backend
+        self.__attrs_init__(
+            system, step, ctrl, options, precision, backend, summaries,
+            _positive("summarise_every", summarise_every) if summarise_every is not None
+            else None, save, save_mode, policy, shared_budget_bytes, pin, arguments,
+            {} if _kernels is None else _kernels)
+        self._check_precision()
 
-    def _controller(self, controller: str | Controller | None, dt_min: float,
-                    dt_max: float) -> Controller:
-        if isinstance(controller, Controller):
-            chosen = controller
-        else:
-            if controller is not None and controller not in KINDS:
-                raise ValueError(f"controller must be one of {KINDS}, got {controller!r}")
-            tolerances = self.rtol is not None or self.atol is not None
-            default = "pi" if self.step.adaptive and (self.dt is None or tolerances) \
-                else "fixed"
-            chosen = Controller(controller or default, dt_min=_positive("dt_min", dt_min),
-                                dt_max=dt_max if dt_max == float("inf")
-                                else _positive("dt_max", dt_max))
-        if chosen.adaptive and not self.step.adaptive:
-            raise ValueError(f"method {self.step.name!r} has no error estimate; "
-                             "use controller='fixed' with dt")
-        return chosen
+    def replace(self, **changes: Any) -> Solver:
+        """A Solver with some options changed; it shares this one's compiled kernels (a
+        change of run-time options alone compiles nothing)."""
+        unknown = sorted(set(changes) - set(self._arguments))
+        if unknown:
+            raise TypeError(f"replace: unknown options {unknown}")
+        arguments = {**self._arguments, **changes}
+        if "method" not in changes and not any(k in changes for k in
+                                               ("newton", "linear", "jacobian", "system")):
+            arguments["method"] = self.step  # the same step object keys the same kernels
+            for key in ("newton", "linear", "jacobian"):
+                arguments[key] = None
+        system, method = arguments.pop("system"), arguments.pop("method")
+        return Solver(system, method, **arguments, _kernels=self._kernels)
+
+    def _check_precision(self) -> None:
+        floor = EPSILON[self.precision]
+        if np.min(self.options.rtol) < floor:
+            warnings.warn(f"rtol {np.min(self.options.rtol):g} is below what {self.precision} "
+                          f"resolves (about {floor:.1g}); steps will shrink to dt_min or the "
+                          "error will stay above the tolerance", RuntimeWarning, stacklevel=3)
+
+    @property
+    def rtol(self) -> Any:
+        return self.options.rtol
+
+    @property
+    def atol(self) -> Any:
+        return self.options.atol
+
+    @property
+    def max_steps(self) -> int:
+        return self.options.max_steps
 
     # ------------------------------------------------------------ compilation
 
-    def _spec(self, n_saves: int, window: int) -> LoopSpec:
+    def spec(self, n_saves: int, window: int = 1) -> LoopSpec:
+        """The compiled-in part of the loop for `n_saves` saves (windows of `window`)."""
         summaries = Summaries(self.summaries, window, n_saves) if self.summaries else None
-        return LoopSpec(self.step, self.controller, n_saves, self.rtol or 1e-6,
-                        self.atol or 1e-6, self.max_steps, summaries,
-                        auto_dt=self.controller.adaptive and self.dt is None)
+        if self.save is None:
+            return LoopSpec(self.step, self.controller, n_saves, summaries, self.save_mode,
+                            (), ())
+        names, obs = self.system.state_names, tuple(getattr(self.system, "observable_names", ()))
+        states = _names("states", [s for s in self.save if s in names], names)
+        observed = _names("observables", [s for s in self.save if s in obs], obs)
+        every = tuple(range(len(names)))
+        return LoopSpec(self.step, self.controller, n_saves, summaries, self.save_mode,
+                        None if states == every else states,
+                        None if observed == tuple(range(len(obs))) else observed,
+                        None if states in (every, ()) else states)
 
     def compiled(self, n_saves: int = 1, window: int = 1) -> tuple[Program, Layout, Any]:
-        """(program, layout, lowered) for `n_saves` save times, built once."""
+        """(program, layout, lowered) for `n_saves` save times, built and compiled once."""
+        return self._compile(n_saves, window)[:3]
+
+    def _compile(self, n_saves: int, window: int) -> tuple[Program, Layout, Any, float]:
         from lowering import lower
 
-        key = (n_saves, window)
-        if key not in self._compiled:
-            program = build_loop(self.system, self._spec(n_saves, window))
+        key = (id(self.step), self.controller, self.precision, self.backend, self.summaries,
+               self.save, self.save_mode, self.policy, self.shared_budget_bytes,
+               None if self.pin is None else tuple(sorted(self.pin.items())), n_saves, window)
+        fresh = key not in self._kernels
+        if fresh:
+            started = time.perf_counter()
+            program = build_loop(self.system, self.spec(n_saves, window))
             layout = plan(program, policy=self.policy, shared_budget_bytes=self.shared_budget_bytes,
                           pin=self.pin, precision=self.precision, scratch_in_outputs=False)
             batched = [name in ("y0", "p") for name in program.input_names]
             lowered = lower(program, layout, target=self.backend, precision=self.precision,
                             batched=batched)
-            self._compiled[key] = (program, layout, lowered)
-        self._last = key
-        return self._compiled[key]
+            lowered.compile()
+            self._kernels[key] = (program, layout, lowered, self.step,
+                                  time.perf_counter() - started)
+        self._kernels["last"] = key
+        program, layout, lowered, _, seconds = self._kernels[key]
+        return program, layout, lowered, seconds if fresh else 0.0
 
     @property
     def program(self) -> Program:
-        """The whole integration loop as one Program."""
-        return self.compiled(*self._last)[0]
+        """The whole integration loop as one Program (of the last solve)."""
+        return self._last()[0]
 
     @property
     def layout(self) -> Layout:
-        """The loop's Layout."""
-        return self.compiled(*self._last)[1]
+        """The loop's Layout (of the last solve)."""
+        return self._last()[1]
+
+    def _last(self) -> tuple[Any, ...]:
+        key = self._kernels.get("last")
+        return self._kernels[key] if key is not None else self._compile(1, 1)
 
     # ------------------------------------------------------------ solving
 
     def solve(self, t_span: tuple[float, float], y0: Any = None, parameters: Any = None,
               drivers: Mapping[str, Any] | None = None, save_every: float | None = None,
               save_at: Sequence[float] | None = None, grid: str = "verbatim",
-              progress: bool = True) -> Solution:
-        """Integrate every run of the batch over `t_span`."""
-        ts = save_times(t_span, save_every, save_at)
-        window = 1
-        if self.summaries is not None:
-            if save_every is None:
-                raise ValueError("summaries need save_every")
-            ratio = self.summarise_every / save_every  # type: ignore[operator]
-            if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
-                raise ValueError(f"summarise_every ({self.summarise_every}) must be a multiple "
-                                 f"of save_every ({save_every})")
-            window = int(round(ratio))
+              progress: bool = True, settling_time: float = 0.0,
+              t_eval: Sequence[float] | None = None, **unknown: Any) -> Solution:
+        """Integrate every run of the batch over `t_span`; saves start after
+        `settling_time` (save_every counts from t0 + settling_time). `t_eval` is
+        `save_at` by its scipy name."""
+        if unknown:
+            _refuse(unknown)
+        if t_eval is not None:
+            if save_at is not None:
+                raise ValueError("give save_at or t_eval, not both")
+            save_at = t_eval
+        started = time.perf_counter()
+        ts = save_times(t_span, save_every, save_at, settling_time)
+        window = self._window(save_every)
         batch = build_batch(self.system, y0, parameters, grid)
         d = self._driver_coefficients(drivers)
-        started = time.perf_counter()
-        program, layout, lowered = self.compiled(len(ts), window)
-        compiled_at = time.perf_counter()
-        t0, t_end = float(t_span[0]), float(t_span[1])
-        dt0 = self.dt if self.dt is not None else 0.0
-        chunks = self._chunks(batch, len(ts))
-        bar = _progress(len(chunks), progress)
-        pieces, kernel_s = [], 0.0
-        for lo, hi in chunks:
-            args = [batch.y0[lo:hi], batch.parameters[lo:hi]]
-            if self.system.n_driver_coefficients:
-                args.append(d)
-            pieces.append(lowered.run(*args, t0, t_end, dt0, ts))
-            kernel_s += lowered.timings.get("kernel_s") or 0.0
-            bar.update(1)
-        bar.close()
-        finished = time.perf_counter()
-        return Solution.from_pieces(self.system, ts, batch, pieces, {
+        program, layout, lowered, compile_s = self._compile(len(ts), window)
+        context = [d] if self.system.n_driver_coefficients else []
+        shared = (float(t_span[0]), ts, *self.options.values(self.system.n_states))
+        outputs, kernel_s, wall_s = self._launches(
+            lowered, batch, lambda lo, hi: (batch.y0[lo:hi], batch.parameters[lo:hi],
+                                            *context, *shared), progress)
+        transfer_s = max(wall_s - kernel_s, 0.0) if self.backend == "cuda" else 0.0
+        sol = Solution.from_outputs(self, ts, batch, outputs, {
             "backend": self.backend, "method": self.step.name, "precision": self.precision,
-            "prepare_s": compiled_at - started, "run_s": finished - compiled_at,
-            "kernel_s": kernel_s, "launch": dict(lowered.timings)})
+            "rtol": self.options.rtol, "atol": self.options.atol,
+            "compile_s": compile_s, "run_s": wall_s, "kernel_s": kernel_s,
+            "transfer_s": transfer_s,
+            "total_s": time.perf_counter() - started, "launch": dict(lowered.timings)})
+        sol.warn_failures()
+        return sol
+
+    def _window(self, save_every: float | None) -> int:
+        if self.summaries is None:
+            return 1
+        if save_every is None:
+            raise ValueError("summaries need save_every")
+        ratio = self.summarise_every / save_every  # type: ignore[operator]
+        if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
+            raise ValueError(f"summarise_every ({self.summarise_every}) must be a multiple "
+                             f"of save_every ({save_every})")
+        return int(round(ratio))
+
+    def _launches(self, lowered: Any, batch: Batch, arguments: Any,
+                  progress: bool) -> tuple[dict, float, float]:
+        """Run the batch in sub-launches sized to about `CHUNK_SECONDS` each (so the
+        progress bar moves and Ctrl-C stops soon), writing into outputs allocated once."""
+        from tqdm.auto import tqdm
+
+        n_runs = batch.n_runs
+        bar = tqdm(total=n_runs, disable=not progress or n_runs < 2 * FIRST_CHUNK,
+                   desc="runs", unit="run")
+        outputs: dict | None = None
+        kernel_s = wall_s = 0.0
+        lo, size = 0, min(FIRST_CHUNK, n_runs)
+        try:
+            while lo < n_runs:
+                hi = min(lo + size, n_runs)
+                began = time.perf_counter()
+                piece = lowered.run(*arguments(lo, hi))
+                took = time.perf_counter() - began
+                kernel_s += lowered.timings.get("kernel_s") or 0.0
+                wall_s += took
+                if outputs is None and hi == n_runs:
+                    outputs = piece
+                else:
+                    outputs = _fill(outputs, piece, lo, hi, n_runs)
+                bar.update(hi - lo)
+                per_run = took / (hi - lo)
+                size = max(1, min(int(CHUNK_SECONDS / max(per_run, 1e-12)),
+                                  CHUNK_BYTES // max(_bytes_per_run(piece, hi - lo), 1)))
+                lo = hi
+        finally:
+            bar.close()
+        assert outputs is not None
+        return outputs, kernel_s, wall_s
 
     def _driver_coefficients(self, drivers: Mapping[str, Any] | None) -> np.ndarray | None:
         if not self.system.n_driver_coefficients:
@@ -182,24 +342,65 @@ class Solver:
             return np.asarray(self.system.driver_coefficients)
         return np.asarray(self.system.coefficients(drivers))
 
-    def _chunks(self, batch: Batch, n_saves: int) -> list[tuple[int, int]]:
-        per_run = 8 * n_saves * (self.system.n_states + getattr(self.system, "n_observables", 0))
-        size = max(1, CHUNK_BYTES // max(per_run, 1))
-        return [(lo, min(lo + size, batch.n_runs)) for lo in range(0, batch.n_runs, size)]
+
+def _controller(step: Step, controller: str | Controller | None) -> Controller:
+    if isinstance(controller, Controller):
+        chosen = controller
+    else:
+        if controller is not None and controller not in KINDS:
+            raise ValueError(f"controller must be one of {KINDS}, got {controller!r}")
+        chosen = Controller(controller or ("pi" if step.adaptive else "fixed"))
+    if chosen.adaptive and not step.adaptive:
+        raise ValueError(f"method {step.name!r} has no error estimate; "
+                         "use controller='fixed' with dt")
+    return chosen
 
 
-def _progress(total: int, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
+def _leaves(tree: Any) -> list[np.ndarray]:
+    if isinstance(tree, dict):
+        return [leaf for key in sorted(tree) for leaf in _leaves(tree[key])]
+    return [np.asarray(tree)]
 
-    return tqdm(total=total, disable=not enabled or total < 2, desc="batches", unit="chunk")
+
+def _bytes_per_run(piece: dict, runs: int) -> int:
+    return sum(leaf.nbytes for leaf in _leaves(piece)) // max(runs, 1)
+
+
+def _fill(outputs: dict | None, piece: Any, lo: int, hi: int, n_runs: int) -> Any:
+    """Copy a sub-launch's outputs into rows lo:hi of the whole batch's (allocated on the
+    first piece)."""
+    if isinstance(piece, dict):
+        return {key: _fill(None if outputs is None else outputs[key], value, lo, hi, n_runs)
+                for key, value in piece.items()}
+    piece = np.asarray(piece)
+    if outputs is None:
+        outputs = np.empty((n_runs, *piece.shape[1:]), piece.dtype)
+    outputs[lo:hi] = piece
+    return outputs
+
+
+def _refuse(unknown: dict[str, Any]) -> None:
+    hints = {"args": "pass parameter values as parameters= (a dict by name or an array)",
+             "method": "choose the method when making the Solver",
+             "rtol": "set tolerances on the Solver (solver.replace(rtol=...))",
+             "atol": "set tolerances on the Solver (solver.replace(atol=...))",
+             "dense_output": "save times are served by dense output: give save_every or "
+                             "save_at"}
+    name = sorted(unknown)[0]
+    raise TypeError(f"solve() got an unexpected keyword {name!r}"
+                    + (f": {hints[name]}" if name in hints else ""))
 
 
 def solve_ivp(system: Any, t_span: tuple[float, float], y0: Any = None,
               parameters: Any = None, method: str | Step = "tsit5", *,
               drivers: Mapping[str, Any] | None = None, save_every: float | None = None,
-              save_at: Sequence[float] | None = None, grid: str = "verbatim",
-              progress: bool = True, **options: Any) -> Solution:
+              save_at: Sequence[float] | None = None, t_eval: Sequence[float] | None = None,
+              grid: str = "verbatim", progress: bool = True, settling_time: float = 0.0,
+              args: Any = None, **options: Any) -> Solution:
     """Integrate a batch of runs of `system` in one call (see `Solver` for the options)."""
+    if args is not None:
+        _refuse({"args": args})
     solver = Solver(system, method, **options)
     return solver.solve(t_span, y0=y0, parameters=parameters, drivers=drivers,
-                        save_every=save_every, save_at=save_at, grid=grid, progress=progress)
+                        save_every=save_every, save_at=save_at, t_eval=t_eval, grid=grid,
+                        progress=progress, settling_time=settling_time)

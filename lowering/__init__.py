@@ -8,6 +8,7 @@ batch of runs (one thread per run on the GPU, one `prange` iteration on the CPU)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -76,16 +77,18 @@ class Lowered:
             if not param:
                 place = self.layout.placements[var]
                 persist[place.dtype][:, place.offset:place.offset + place.size] = \
-                    arr.reshape(n_runs, -1)
+                    arr.reshape(n_runs, place.size)
             else:  # the device code indexes buffers flat: one row of elements per run
-                flat = (n_runs, -1) if sig.batched[k] else (-1,)
+                size = int(np.prod(var.shape))
+                flat = (n_runs, size) if sig.batched[k] else (size,)
                 arrays.append(arr.reshape(flat) if len(var.shape) > 1 else arr)
         n_read = len(arrays)
         outputs: list[np.ndarray | None] = []
         for atom, param in zip(program.outputs, sig.outputs):
             if param:
                 arr = np.zeros((n_runs, *atom.shape), numpy_dtype(atom.dtype, self.precision))
-                arrays.append(arr.reshape(n_runs, -1) if len(atom.shape) > 1 else arr)
+                arrays.append(arr.reshape(n_runs, int(np.prod(atom.shape)))
+                              if len(atom.shape) > 1 else arr)
                 outputs.append(arr)
             else:
                 outputs.append(None)
@@ -112,6 +115,14 @@ class Lowered:
         if not self.instrument:
             return structured
         return structured, self._logs(log_data, log_count, n_runs)
+
+    def compile(self) -> float:
+        """Compile the batch kernel now (a launch over no runs); returns the seconds it took."""
+        started = time.perf_counter()
+        zero = [np.zeros(((0,) if batched else ()) + var.shape)
+                for var, batched in zip(self.program.inputs, self.signature.batched)]
+        self.run(*zero)
+        return time.perf_counter() - started
 
     def _n_runs(self, leaves: Sequence[Any]) -> int:
         for value, batched in zip(leaves, self.signature.batched):

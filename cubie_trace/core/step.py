@@ -65,9 +65,30 @@ def resolve_state(spec: StateSpec, n: int) -> dict[str, Aval]:
 
 
 @attrs.frozen
+class Dense:
+    """A step's continuous extension.
+
+    `fn(f, t, dt, y, state)` takes the step as the step function does and also returns
+    what the extension needs: `(y_new, error, state_new, status, data)`. `prepare(f, t,
+    dt, y, y_new, data)`, if given, turns that data into `n_prepared` n-vectors of
+    coefficients, once per step that holds save times (further evaluations of f are
+    spent only there); `interpolate(coefficients, y, y_new, dt, theta)` is then the
+    solution at `t + theta * dt` (0 <= theta <= 1), of order `order`.
+    """
+
+    fn: Callable[..., Any]
+    interpolate: Callable[..., Any]
+    order: int
+    prepare: Callable[..., tuple] | None = None
+    n_prepared: int = 0
+
+
+@attrs.frozen
 class Step:
     """A step function `step(f, t, dt, y, state) -> (y_new, error_or_None, state_new, status)`
-    with its order, error order and carried-state declaration."""
+    with its order, error order and carried-state declaration, and its continuous
+    extension when it has one of its own (`dense`; the loop otherwise interpolates by
+    cubic Hermite from the step's end points)."""
 
     fn: Callable[..., Any]
     order: int
@@ -77,6 +98,7 @@ class Step:
     implicit: bool = False
     init: Callable[..., dict] | None = None
     meta: dict[str, Any] = attrs.field(factory=dict)
+    dense: Dense | None = None
 
     @property
     def adaptive(self) -> bool:

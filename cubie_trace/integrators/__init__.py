@@ -11,6 +11,7 @@ from typing import Any
 from cubie_trace.core.step import Step, register_method
 from cubie_trace.integrators.controllers import Controller
 from cubie_trace.integrators.dirk import dirk_step
+from cubie_trace.integrators.dop853_dense import dop853_dense
 from cubie_trace.integrators.erk import erk_step
 from cubie_trace.integrators.euler import euler
 from cubie_trace.integrators.firk_methods import firk_method
@@ -20,10 +21,12 @@ from cubie_trace.integrators.rosenbrock_step import rosenbrock_step
 from cubie_trace.integrators.tableaus import ERK_TABLEAUS
 
 ALIASES = {"dopri54": ("rk45", "ode45", "dopri5"), "bs32": ("rk23", "ode23")}
+# continuous extensions that are not polynomials in the tableau's own stages
+EXTENSIONS = {"dop853": dop853_dense}
 
 
 def _erk(name: str, system: Any) -> Step:
-    return erk_step(ERK_TABLEAUS[name])
+    return erk_step(ERK_TABLEAUS[name], EXTENSIONS.get(name))
 
 
 # backward Euler estimates its error from the explicit Euler predictor; the

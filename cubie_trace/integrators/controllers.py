@@ -11,7 +11,8 @@ E <= 1) into the next step size. With k = min(order, error_order) + 1:
   smaller of the I factor and safety * (dt/dt_prev) * (E_prev / E)^(1/k) * E^(-1/k).
 
 Factors are clipped to [min_factor, max_factor] (at most 1 after a rejection),
-and the result to [dt_min, dt_max]. History (previous norms and step) changes
+and the result to dt_max (the step-size limits are run-time options of the
+loop). History (previous norms and step) changes
 only on accepted steps.
 
 A step that fails in a retryable way (a Newton or linear solver failure) is
@@ -46,14 +47,12 @@ def _positive(name: str) -> Any:
 
 @attrs.frozen
 class Controller:
-    """A step-size controller and its limits."""
+    """A step-size controller: its kind and its factors."""
 
     kind: str = "pi"
     safety: float = attrs.field(default=0.9, validator=_positive("safety"))
     min_factor: float = attrs.field(default=0.2, validator=_positive("min_factor"))
     max_factor: float = attrs.field(default=10.0, validator=_positive("max_factor"))
-    dt_min: float = attrs.field(default=1e-12, validator=_positive("dt_min"))
-    dt_max: float = attrs.field(default=float("inf"), validator=_positive("dt_max"))
     retry_factor: float = attrs.field(default=0.25, validator=_positive("retry_factor"))
 
     def __attrs_post_init__(self) -> None:
@@ -63,8 +62,6 @@ class Controller:
             raise ValueError("controller: need min_factor <= 1 <= max_factor")
         if self.retry_factor >= 1:
             raise ValueError(f"controller: retry_factor must be below 1, got {self.retry_factor}")
-        if self.dt_min > self.dt_max:
-            raise ValueError(f"controller: dt_min {self.dt_min} > dt_max {self.dt_max}")
 
     @property
     def adaptive(self) -> bool:
@@ -78,9 +75,10 @@ class Controller:
         """The step size to retry with after a retryable failure of a step of size dt."""
         return dt * self.retry_factor
 
-    def propose(self, norm: Any, dt: Any, history: tuple[Any, Any, Any],
-                k: int) -> tuple[Any, Any, tuple[Any, Any, Any]]:
-        """(accept, next dt, next history) from the error norm of a step of size dt."""
+    def propose(self, norm: Any, dt: Any, history: tuple[Any, Any, Any], k: int,
+                dt_max: Any = float("inf")) -> tuple[Any, Any, tuple[Any, Any, Any]]:
+        """(accept, next dt at most dt_max, next history) from the error norm of a step
+        of size dt."""
         if not self.adaptive:
             return True, dt, history
         e_prev, e_prev2, dt_prev = history
@@ -98,7 +96,7 @@ class Controller:
             factor = ops.minimum(factor, predictive)
         factor = ops.minimum(ops.maximum(factor, self.min_factor), self.max_factor)
         factor = ops.where(accept, factor, ops.minimum(factor, 1.0))
-        dt_new = ops.minimum(dt * factor, self.dt_max)
+        dt_new = ops.minimum(dt * factor, dt_max)
         history_new = (ops.where(accept, e, e_prev), ops.where(accept, e_prev, e_prev2),
                        ops.where(accept, dt, dt_prev))
         return accept, dt_new, history_new

@@ -10,6 +10,10 @@ Cash-Karp, Fehlberg 4(5) and Verner 7: it is not offered.)
 
 FSAL tableaus carry the last stage derivative (f at the new point) in the
 carried state "k", so the next step starts from it.
+
+A tableau with dense coefficients gives the step a continuous extension:
+y(t + theta dt) = y + dt * sum_i b_i(theta) k_i, with each b_i a polynomial in
+theta; the step then also returns the stage derivatives that polynomial weighs.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cubie_trace.core.step import OK, Step
+from cubie_trace.core.step import OK, Dense, Step
 from cubie_trace.integrators.butcher import ButcherTableau
 
 
@@ -27,7 +31,9 @@ def _axpy(acc: Any, coeff: float, dt: Any, k: Any) -> Any:
     return term if acc is None else acc + term
 
 
-def _stage_function(tab: ButcherTableau) -> Callable[..., Any]:
+def _stage_function(tab: ButcherTableau,
+                    returned: list[int] | None = None) -> Callable[..., Any]:
+    """The step of `tab`; with `returned`, it also returns those stage derivatives."""
     s = tab.stages
     a, b, c = tab.a, tab.b, tab.c
     e = None if tab.b_error is None else [bi - bh for bi, bh in zip(b, tab.b_error)]
@@ -56,17 +62,47 @@ def _stage_function(tab: ButcherTableau) -> Callable[..., Any]:
             if e is not None and e[s - 1] != 0.0:
                 err = _axpy(err, e[s - 1], dt, k_last)
             state_new = {"k": k_last}
+            k[s - 1] = k_last
+        if returned is not None:
+            return y_new, err, state_new, OK, tuple(k[i] for i in returned)
         return y_new, err, state_new, OK
 
     return fn
 
 
-def erk_step(tab: ButcherTableau) -> Step:
-    """The ERK step of `tab`."""
+def _weighed(tab: ButcherTableau) -> list[int]:
+    """The stages with a non-zero dense polynomial."""
+    assert tab.dense is not None
+    return [i for i, row in enumerate(tab.dense) if any(c != 0.0 for c in row)]
+
+
+def _interpolant(tab: ButcherTableau) -> Callable[..., Any]:
+    rows = [tab.dense[i] for i in _weighed(tab)]  # type: ignore[index]
+
+    def interpolate(k: tuple, y: Any, y_new: Any, dt: Any, theta: Any) -> Any:
+        increment = None
+        for row, k_i in zip(rows, k):
+            weight = 0.0
+            for coeff in reversed(row):  # Horner in theta: sum_j row[j] theta^(j+1)
+                weight = (weight + coeff) * theta
+            increment = _axpy(increment, 1.0, dt * weight, k_i)
+        return y + increment
+
+    return interpolate
+
+
+def erk_step(tab: ButcherTableau, extension: Callable[[Callable], Dense] | None = None) -> Step:
+    """The ERK step of `tab`, with the continuous extension of its dense coefficients or
+    the one `extension(step function returning every stage)` builds."""
     init = _fsal_init if tab.fsal else None
+    dense = None
+    if extension is not None:
+        dense = extension(_stage_function(tab, list(range(tab.stages))))
+    elif tab.dense is not None:
+        dense = Dense(_stage_function(tab, _weighed(tab)), _interpolant(tab), tab.dense_order)
     return Step(_stage_function(tab), tab.order, tab.error_order,
                 {"k": "n"} if tab.fsal else {}, tab.name, init=init,
-                meta={"tableau": tab.name})
+                meta={"tableau": tab.name}, dense=dense)
 
 
 def _fsal_init(f: Any, t: Any, y: Any) -> dict:

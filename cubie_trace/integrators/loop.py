@@ -1,21 +1,30 @@
 """The integration loop, traced: one Program for a whole run.
 
-Inputs: `y0` (n), `p` (parameters), `d` (driver coefficients, if any), `t0`,
-`t_end`, `dt0` (ignored when the loop picks its first step itself) and `ts`,
-the save times (t_end last). The loop takes steps,
-lands exactly on each save time, accepts or rejects by the controller,
-records states (and observables) at every save time, accumulates summaries,
-counts accepted and rejected steps and stops with a status code.
+Inputs (`LOOP_INPUTS`): `y0` (n), `p` (parameters), `d` (driver coefficients, if
+any), `t0`, `ts` (the save times; the run ends at the last) and the run-time
+options of `RunOptions`: `rtol` and `atol` (n each), `first_step` (0: chosen from
+two evaluations of f), `dt_min`, `dt_max` and `max_steps`. Nothing of these is
+compiled in, so one compiled loop serves every tolerance and span.
+
+The loop takes steps, accepts or rejects them by the controller, records states
+(and observables) at every save time, accumulates summaries, counts accepted and
+rejected steps and stops with a status code. With `save_mode="dense"` a save time
+inside a step is served by the step's continuous extension (its own, or a cubic
+Hermite from the step's end points), so saves do not shorten steps; with "land"
+each save time ends a step.
 
 A step whose status is retryable (`cubie_trace.core.step.RETRYABLE`) is
 rejected and tried again with `controller.retry_factor` times its dt; one
-with any other non-OK status ends its run with that status. The step is traced
-inside `counters.collect()`: what it reports with `ct.count` is summed per run
-over accepted and rejected steps, always including `SOLVER_COUNTERS`.
+with any other non-OK status ends its run with that status, and so does a
+non-finite state or error estimate (NONFINITE). The step is traced inside
+`counters.collect()`: what it reports with `ct.count` is summed per run over
+accepted and rejected steps, always including `SOLVER_COUNTERS`.
 
-Outputs: a dict with `y` (n_saves, n), `observables` (n_saves, n_obs) if the
-system has any, `summaries` (n_windows, n_stats, n_vars) if requested,
-`status`, `accepted`, `rejected` and `counters` (name -> int32 total).
+Outputs: a dict with `y` (n_saves, n_saved), `observables` (n_saves, n_obs_saved)
+if any are saved, `summaries` (statistic -> (n_windows, n_summarised)) if
+requested, `t_final` and `y_final` (where the run stopped), `status`,
+`accepted`, `rejected` and `counters` (name -> int32 total). Saves a run never
+reached are NaN.
 """
 
 from __future__ import annotations
@@ -23,10 +32,11 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
+import numpy as np
 
 from cubie_trace.core import counters, ops
 from cubie_trace.core.program import Program
-from cubie_trace.core.step import Status, Step, is_retryable, resolve_state
+from cubie_trace.core.step import Dense, Status, Step, is_retryable, resolve_state
 from cubie_trace.core.system import SystemCalls, SystemLike
 from cubie_trace.core.trace import trace
 from cubie_trace.core.values import buffer, scalar
@@ -35,25 +45,64 @@ from cubie_trace.integrators.summaries import Summaries
 
 LANDING = 1e-9  # a step within this relative distance of a save time lands on it
 INF = float("inf")
+NAN = float("nan")
 SOLVER_COUNTERS = ("newton_iterations", "krylov_iterations")  # every loop carries these
 RESERVED = ("accepted", "rejected")
+SAVE_MODES = ("dense", "land")
+OPTION_INPUTS = ("rtol", "atol", "first_step", "dt_min", "dt_max", "max_steps")
+
+
+@attrs.frozen
+class RunOptions:
+    """What the compiled loop takes at run time: tolerances (a scalar or one per
+    state), the first step (0: automatic), the step-size limits and the step budget."""
+
+    rtol: Any = 1e-6
+    atol: Any = 1e-6
+    first_step: float = 0.0
+    dt_min: float = 1e-12
+    dt_max: float = INF
+    max_steps: int = 100_000
+
+    def values(self, n: int) -> tuple[Any, ...]:
+        """The option inputs of a loop for `n` states, in `OPTION_INPUTS` order."""
+        def per_state(name: str, value: Any) -> np.ndarray:
+            arr = np.broadcast_to(np.asarray(value, dtype=float), (n,))
+            return np.ascontiguousarray(arr)
+
+        return (per_state("rtol", self.rtol), per_state("atol", self.atol),
+                float(self.first_step), float(self.dt_min), float(self.dt_max),
+                float(self.max_steps))
 
 
 @attrs.frozen
 class LoopSpec:
-    """What is compiled into the loop."""
+    """What is compiled into the loop: the step, the controller, the number of saves,
+    the summaries, how saves are served, which states and observables are saved
+    (indices; None: all; (): none, and no such output) and which states summarised."""
 
     step: Step
     controller: Controller
     n_saves: int
-    rtol: float = 1e-6
-    atol: float = 1e-6
-    max_steps: int = 100_000
     summaries: Summaries | None = None
-    auto_dt: bool = False
+    save_mode: str = "dense"
+    saved_states: tuple[int, ...] | None = None
+    saved_observables: tuple[int, ...] | None = None
+    summarised: tuple[int, ...] | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.save_mode not in SAVE_MODES:
+            raise ValueError(f"save_mode must be one of {SAVE_MODES}, got {self.save_mode!r}")
 
 
-def initial_step(f: Any, t0: Any, y0: Any, order: int, rtol: float, atol: float,
+def loop_inputs(system: SystemLike, y0: Any, p: Any, t0: float, ts: Any,
+                options: RunOptions = RunOptions(), d: Any = None) -> list[Any]:
+    """The loop's inputs in order, for evaluating it on one run."""
+    context = [p] if not system.n_driver_coefficients else [p, d]
+    return [y0, *context, t0, np.asarray(ts, dtype=float), *options.values(system.n_states)]
+
+
+def initial_step(f: Any, t0: Any, y0: Any, order: int, rtol: Any, atol: Any,
                  span: Any) -> Any:
     """Starting step size from two evaluations of f (Hairer, Norsett and Wanner, II.4)."""
     f0 = f(t0, y0)
@@ -69,11 +118,52 @@ def initial_step(f: Any, t0: Any, y0: Any, order: int, rtol: float, atol: float,
     return ops.minimum(ops.minimum(100.0 * h0, h1), span)
 
 
+def hermite(y: Any, f0: Any, y_new: Any, f1: Any, dt: Any, theta: Any) -> Any:
+    """The cubic Hermite interpolant of a step from its end values and slopes."""
+    t2 = theta * theta
+    t3 = t2 * theta
+    return ((2.0 * t3 - 3.0 * t2 + 1.0) * y + (t3 - 2.0 * t2 + theta) * dt * f0
+            + (3.0 * t2 - 2.0 * t3) * y_new + (t3 - t2) * dt * f1)
+
+
+def hermite_extension(step: Step) -> Dense:
+    """The cubic Hermite extension of a step without one of its own: f at both ends of
+    a step that holds save times."""
+    def fn(f: Any, t: Any, dt: Any, y: Any, state: dict) -> Any:
+        return (*step(f, t, dt, y, state), ())
+
+    def prepare(f: Any, t: Any, dt: Any, y: Any, y_new: Any, data: tuple) -> tuple:
+        return f(t, y), f(t + dt, y_new)
+
+    def interpolate(slopes: tuple, y: Any, y_new: Any, dt: Any, theta: Any) -> Any:
+        return hermite(y, slopes[0], y_new, slopes[1], dt, theta)
+
+    return Dense(fn, interpolate, 3, prepare=prepare, n_prepared=2)
+
+
+def _pick(x: Any, indices: tuple[int, ...] | None) -> Any:
+    """The entries `indices` of `x` as a buffer (all of `x` for None)."""
+    if indices is None:
+        return x
+    picked = ops.zeros(len(indices))
+    for j, i in enumerate(indices):
+        picked = picked.at[j].set(x[i])
+    return picked
+
+
 def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
     """Trace the integration loop of `spec` for `system`."""
     step, ctrl = spec.step, spec.controller
     n, n_saves = system.n_states, spec.n_saves
-    has_obs = "observables" in system.functions
+    n_obs = len(tuple(getattr(system, "observable_names", ()))
+                if spec.saved_observables is None else spec.saved_observables)
+    n_obs = n_obs if "observables" in system.functions else 0
+    n_saved = n if spec.saved_states is None else len(spec.saved_states)
+    n_summarised = n if spec.summarised is None else len(spec.summarised)
+    # one save, at the end, lands anyway
+    extension = (step.dense or hermite_extension(step)) \
+        if spec.save_mode == "dense" and n_saves > 1 else None
+    dense = extension is not None
     k_exp = min(step.order, step.error_order or step.order) + 1
     if ctrl.adaptive and step.error_order is None:
         raise ValueError(f"method {step.name!r} has no error estimate; use a fixed step "
@@ -84,43 +174,54 @@ def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
     names = counter_names(step, system, context)
 
     def integrate(y0: Any, *args: Any) -> Any:
-        *ctx, t0, t_end, dt0, ts = args
+        *ctx, t0, ts, rtol, atol, first_step, dt_min, dt_max, max_steps = args
         f = SystemCalls(system, *ctx)
-        if spec.auto_dt:
-            dt0 = initial_step(f, t0, y0, step.order, spec.rtol, spec.atol, t_end - t0)
+        t_last = ts[n_saves - 1]
+        if ctrl.adaptive:
+            dt0 = ops.where(first_step > 0.0, first_step,
+                            initial_step(f, t0, y0, step.order, rtol, atol, t_last - t0))
+        else:
+            dt0 = first_step
 
-        def save(c: dict) -> dict:
+        def save(c: dict, t_stop: Any, value_at: Any) -> dict:
+            """Record every save time up to `t_stop`, the state there from `value_at`."""
             def pending(s: dict) -> Any:
                 i = ops.minimum(s["isave"], n_saves - 1)
-                return (s["isave"] < n_saves) & (ts[i] <= s["t"])
+                return (s["isave"] < n_saves) & (ts[i] <= t_stop)
 
             def record(s: dict) -> dict:
                 s = dict(s)
-                s["ys"] = s["ys"].at[s["isave"]].set(s["y"])
-                if has_obs:
-                    s["obs"] = s["obs"].at[s["isave"]].set(f.observables(s["t"], s["y"]))
+                t_save = ts[s["isave"]]
+                y_save = value_at(t_save)
+                if n_saved:
+                    s["ys"] = s["ys"].at[s["isave"]].set(_pick(y_save, spec.saved_states))
+                if n_obs:
+                    s["obs"] = s["obs"].at[s["isave"]].set(
+                        _pick(f.observables(t_save, y_save), spec.saved_observables))
                 if spec.summaries is not None:
-                    s["summ"] = spec.summaries.update(s["summ"], s["y"], s["isave"])
+                    s["summ"] = spec.summaries.update(s["summ"], _pick(y_save, spec.summarised),
+                                                      s["isave"], t_save)
                 s["isave"] = s["isave"] + 1
                 return s
 
-            keys = ["isave", "t", "y", "ys", *(["obs"] if has_obs else []),
+            keys = ["isave", *(["ys"] if n_saved else []), *(["obs"] if n_obs else []),
                     *(["summ"] if spec.summaries is not None else [])]
             out = ops.while_loop(pending, record, {key: c[key] for key in keys})
             return {**c, **out}
 
         carry: dict[str, Any] = {
             "t": t0, "dt": dt0, "y": y0, "state": step.initial_state(f, t0, y0),
-            "ys": ops.zeros((n_saves, n)), "isave": 0, "accepted": 0, "rejected": 0,
-            "status": int(Status.OK), "history": ctrl.initial_history(dt0),
-            "counters": dict.fromkeys(names, 0)}
+            "isave": 0, "accepted": 0, "rejected": 0, "status": int(Status.OK),
+            "history": ctrl.initial_history(dt0), "counters": dict.fromkeys(names, 0)}
+        if n_saved:
+            carry["ys"] = ops.full((n_saves, n_saved), NAN)
         if not ctrl.adaptive:
             carry["goal"] = INF
-        if has_obs:
-            carry["obs"] = ops.zeros((n_saves, len(system.observable_names)))
+        if n_obs:
+            carry["obs"] = ops.full((n_saves, n_obs), NAN)
         if spec.summaries is not None:
-            carry["summ"] = spec.summaries.initial(n)
-        carry = save(carry)
+            carry["summ"] = spec.summaries.initial(n_summarised)
+        carry = save(carry, t0, lambda _: y0)
 
         def running(c: dict) -> Any:
             return (c["status"] == int(Status.OK)) & (c["isave"] < n_saves)
@@ -128,21 +229,27 @@ def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
         def advance(c: dict) -> dict:
             c = dict(c)
             t, dt, y = c["t"], c["dt"], c["y"]
-            target = ts[ops.minimum(c["isave"], n_saves - 1)]
+            target = t_last if dense else ts[ops.minimum(c["isave"], n_saves - 1)]
             if not ctrl.adaptive:
                 target = ops.minimum(target, c["goal"])
             remaining = target - t
             hit = dt * (1.0 + LANDING) >= remaining
             dt_try = ops.where(hit, remaining, dt)
             with counters.collect() as counted:
-                y_new, err, state_new, step_status = step(f, t, dt_try, y, c["state"])
+                if extension is not None:
+                    y_new, err, state_new, step_status, data = extension.fn(
+                        f, t, dt_try, y, c["state"])
+                else:
+                    y_new, err, state_new, step_status = step(f, t, dt_try, y, c["state"])
             retry = is_retryable(step_status)
             failed = step_status != int(Status.OK)
             finite = ops.isfinite(ops.sum(y_new))
             if ctrl.adaptive:
-                scale = spec.atol + spec.rtol * ops.maximum(ops.abs(y), ops.abs(y_new))
+                scale = atol + rtol * ops.maximum(ops.abs(y), ops.abs(y_new))
                 norm = ops.rms_norm(err, scale)
-                accept, dt_next, history = ctrl.propose(norm, dt_try, c["history"], k_exp)
+                finite = finite & ops.isfinite(norm)
+                accept, dt_next, history = ctrl.propose(norm, dt_try, c["history"], k_exp,
+                                                        dt_max)
                 dt_next = ops.where(accept & hit, ops.maximum(dt_next, dt), dt_next)
                 c["history"] = tuple(ops.where(retry, old, new)
                                      for old, new in zip(c["history"], history))
@@ -154,7 +261,8 @@ def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
                                       ops.where(hit, INF, c["goal"]))
             dt_next = ops.where(retry, ctrl.retry(dt_try), dt_next)
             ok = ops.logical_and(accept & finite, ops.logical_not(failed))
-            c["t"] = ops.where(ok, ops.where(hit, target, t + dt_try), t)
+            t_new = ops.where(hit, target, t + dt_try)
+            c["t"] = ops.where(ok, t_new, t)
             c["y"] = ops.where(ok, y_new, y)
             c["state"] = {key: ops.where(ok, state_new[key], value)
                           for key, value in c["state"].items()}
@@ -162,27 +270,42 @@ def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
             c["accepted"] = c["accepted"] + ops.astype(ok, "int32")
             c["rejected"] = c["rejected"] + 1 - ops.astype(ok, "int32")
             c["counters"] = _add_counts(c["counters"], counted, step.name)
-            c["status"] = _run_status(ctrl, spec.max_steps, step_status, retry, failed, finite,
-                                      dt_next, c["accepted"] + c["rejected"])
-            c = save(c)
+            c["status"] = _run_status(ctrl, max_steps, dt_min, step_status, retry, failed,
+                                      finite, dt_next, c["accepted"] + c["rejected"])
+            if extension is None:
+                c = save(c, c["t"], lambda _: c["y"])
+            else:
+                coeffs = data
+                if extension.prepare is not None:  # only for a step that holds saves
+                    i = ops.minimum(c["isave"], n_saves - 1)
+                    inside = ok & (c["isave"] < n_saves) & (ts[i] <= t_new)
+                    zero = ops.zeros(n)
+                    coeffs = ops.cond(
+                        inside, lambda: extension.prepare(f, t, dt_try, y, y_new, data),
+                        lambda: (zero,) * extension.n_prepared)
+                c = save(c, c["t"], lambda t_save: extension.interpolate(
+                    coeffs, y, y_new, dt_try, (t_save - t) / dt_try))
             # A step that reached the last save time completes the run (only an accepted
             # step can): a limit hit on that very step (max_steps, dt_min) is no failure.
             c["status"] = ops.where(c["isave"] >= n_saves, int(Status.OK), c["status"])
             return c
 
         c = ops.while_loop(running, advance, carry)
-        out = {"y": c["ys"], "status": c["status"], "accepted": c["accepted"],
-               "rejected": c["rejected"], "counters": c["counters"]}
-        if has_obs:
+        out = {"t_final": c["t"], "y_final": c["y"], "status": c["status"],
+               "accepted": c["accepted"], "rejected": c["rejected"],
+               "counters": c["counters"]}
+        if n_saved:
+            out["y"] = c["ys"]
+        if n_obs:
             out["observables"] = c["obs"]
         if spec.summaries is not None:
             out["summaries"] = spec.summaries.finish(c["summ"])
         return out
 
-    program = trace(integrate, buffer(n), *context, scalar(), scalar(), scalar(),
-                    buffer(n_saves), name=f"loop_{step.name}")
+    program = trace(integrate, buffer(n), *context, scalar(), buffer(n_saves), buffer(n),
+                    buffer(n), scalar(), scalar(), scalar(), scalar(), name=f"loop_{step.name}")
     return program.replace(
-        input_names=("y0", *("p", "d")[: len(context)], "t0", "t_end", "dt0", "ts"),
+        input_names=("y0", *("p", "d")[: len(context)], "t0", "ts", *OPTION_INPUTS),
         meta={**program.meta, "kind": "loop", "method": step.name, "n_saves": n_saves,
               "n_states": n})
 
@@ -209,16 +332,15 @@ def _add_counts(totals: dict[str, Any], counted: dict[str, Any], step_name: str)
     return {name: total + counted.get(name, 0) for name, total in totals.items()}
 
 
-def _run_status(ctrl: Controller, max_steps: int, step_status: Any, retry: Any, failed: Any,
-                finite: Any, dt_next: Any, steps: Any) -> Any:
-    """The run's status after a step: a fatal step status; else the step size falling
-    below dt_min or max_steps reached, reported as the step's own status when a retryable
-    failure led there; else a fixed step's non-finite state; else OK."""
+def _run_status(ctrl: Controller, max_steps: Any, dt_min: Any, step_status: Any, retry: Any,
+                failed: Any, finite: Any, dt_next: Any, steps: Any) -> Any:
+    """The run's status after a step: a fatal step status; else a non-finite state or
+    error estimate; else the step size falling below dt_min or max_steps reached,
+    reported as the step's own status when a retryable failure led there; else OK."""
     ok = int(Status.OK)
     status = ops.where(ops.logical_and(failed, ops.logical_not(retry)), step_status, ok)
-    if not ctrl.adaptive:
-        status = ops.where(ops.logical_or(finite, failed), status, int(Status.NONFINITE))
-    under = dt_next < ctrl.dt_min
+    status = ops.where(ops.logical_or(finite, failed), status, int(Status.NONFINITE))
+    under = dt_next < dt_min
     if not ctrl.adaptive:  # a fixed step shrinks only to retry
         under = ops.logical_and(under, retry)
     limited = ops.where(retry, step_status, int(Status.DT_UNDERFLOW))

@@ -131,7 +131,7 @@ def test_bad_solve_arguments(lorenz: ct.ODESystem, kwargs: dict, error: type,
         solver.solve(**kwargs)
     with pytest.raises(error, match=match):
         ct.solve_ivp(lorenz, method="tsit5", backend="cpu", **kwargs)
-    assert solver._compiled == {}
+    assert solver._kernels == {}
 
 
 @pytest.mark.parametrize("kwargs, match", [

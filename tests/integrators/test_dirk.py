@@ -24,7 +24,7 @@ from scipy.integrate import solve_ivp as scipy_solve
 import cubie_trace as ct
 from cubie_trace.core.step import get_method
 from cubie_trace.integrators.implicit_methods import IMPLICIT_METHODS
-from cubie_trace.integrators.loop import LoopSpec, build_loop
+from cubie_trace.integrators.loop import LoopSpec, RunOptions, build_loop, loop_inputs
 from cubie_trace.systems.library import hires, linear_chain, robertson, van_der_pol
 from tests.integrators.problems import EXACT_P, exact_solution
 from tests.integrators.test_accuracy import check_error_estimate, exact_system, grid_error
@@ -204,6 +204,9 @@ def test_van_der_pol_stiff(method: str) -> None:
     assert relative(sol.y[0, -1], want) < 1e-3
 
 
+TOLS = RunOptions(rtol=1e-6, atol=1e-10)
+
+
 def test_newton_failures_retry() -> None:
     """With two Newton iterations allowed, Kvaerno 5 on Robertson fails some stage
     solves; the loop retries them with smaller steps and the run stays accurate
@@ -211,10 +214,9 @@ def test_newton_failures_retry() -> None:
     system = robertson()
     ref = radau(robertson_rhs, robertson_jac, np.array([1.0, 0.0, 0.0]), 1.0)
     step = get_method("kvaerno5", system, newton={"max_iters": 2})
-    program = build_loop(system, LoopSpec(step, ct.Controller("pi"), 1, 1e-6, 1e-10,
-                                          auto_dt=True))
-    out = ct.interpret(program, system.initial_values, system.default_parameters, 0.0, 1.0,
-                       0.0, np.array([1.0]))
+    program = build_loop(system, LoopSpec(step, ct.Controller("pi"), 1))
+    out = ct.interpret(program, *loop_inputs(system, system.initial_values,
+                                             system.default_parameters, 0.0, [1.0], TOLS))
     assert int(out["status"]) == int(ct.OK)
     assert int(out["rejected"]) > 0
     assert relative(out["y"][-1], ref) < 1e-3
@@ -225,10 +227,9 @@ def test_krylov_iterations_counted() -> None:
     """A matrix-free run reports its Krylov iterations (interpreted, to t = 0.1)."""
     system = robertson()
     step = get_method("l_stable_sdirk_4", system, jacobian="matrix-free")
-    program = build_loop(system, LoopSpec(step, ct.Controller("pi"), 1, 1e-6, 1e-10,
-                                          auto_dt=True))
-    out = ct.interpret(program, system.initial_values, system.default_parameters, 0.0, 0.1,
-                       0.0, np.array([0.1]))
+    program = build_loop(system, LoopSpec(step, ct.Controller("pi"), 1))
+    out = ct.interpret(program, *loop_inputs(system, system.initial_values,
+                                             system.default_parameters, 0.0, [0.1], TOLS))
     ref = radau(robertson_rhs, robertson_jac, np.array([1.0, 0.0, 0.0]), 0.1)
     assert int(out["status"]) == int(ct.OK)
     assert relative(out["y"][-1], ref) < 1e-3

@@ -18,7 +18,7 @@ import pytest
 import cubie_trace as ct
 from cubie_trace.core.step import get_method
 from cubie_trace.integrators.controllers import KINDS, Controller
-from cubie_trace.integrators.loop import LoopSpec, build_loop
+from cubie_trace.integrators.loop import LoopSpec, RunOptions, build_loop, loop_inputs
 from cubie_trace.integrators.summaries import Summaries
 from cubie_trace.layout.layout import POOLS
 from cubie_trace.systems import library
@@ -60,7 +60,8 @@ def test_loop_layout_verifies(method: str, lorenz: ct.ODESystem,
     assert plain.meta["kind"] == "loop" and plain.input_names[:2] == ("y0", "p")
     summaries = Summaries(("mean", "max", "min", "rms", "std", "peaks"), 2, 5)
     full = build_loop(observed, loop_spec(observed, method, 5, summaries=summaries))
-    assert full.input_names == ("y0", "p", "d", "t0", "t_end", "dt0", "ts")
+    assert full.input_names == ("y0", "p", "d", "t0", "ts", "rtol", "atol", "first_step",
+                                "dt_min", "dt_max", "max_steps")
     for policy in ("local", "auto"):
         ct.plan(full, policy=policy).verify()
 
@@ -99,19 +100,19 @@ def decay() -> ct.ODESystem:
                                        parameters={"k": 1.0}, name="decay")
 
 
-def run_loop(system: Any, spec: LoopSpec, t_span: tuple[float, float], ts: list[float],
-             dt0: float = 0.0, y0: Any = None) -> dict:
+def run_loop(system: Any, spec: LoopSpec, t0: float, ts: list[float],
+             options: RunOptions | None = None, y0: Any = None) -> dict:
     program = build_loop(system, spec)
     start = system.initial_values if y0 is None else np.asarray(y0, float)
-    return ct.interpret(program, start, system.default_parameters, t_span[0], t_span[1],
-                        dt0, np.asarray(ts, float))
+    return ct.interpret(program, *loop_inputs(system, start, system.default_parameters, t0,
+                                              ts, options or RunOptions()))
 
 
 def test_fixed_steps_land_on_save_times(decay: ct.ODESystem) -> None:
     """Euler with dt = 0.3 and saves at 0.5 and 1: steps 0.3, 0.2, 0.3, 0.2, so
     x = 0.7*0.8 at t = 0.5 and (0.7*0.8)**2 at t = 1 (by hand)."""
-    spec = LoopSpec(get_method("euler"), Controller("fixed"), 2)
-    out = run_loop(decay, spec, (0.0, 1.0), [0.5, 1.0], dt0=0.3)
+    spec = LoopSpec(get_method("euler"), Controller("fixed"), 2, save_mode="land")
+    out = run_loop(decay, spec, 0.0, [0.5, 1.0], RunOptions(first_step=0.3))
     assert int(out["status"]) == int(ct.OK)
     assert int(out["accepted"]) == 4 and int(out["rejected"]) == 0
     np.testing.assert_allclose(out["y"][:, 0], [0.56, 0.56 ** 2], rtol=1e-14)
@@ -119,18 +120,18 @@ def test_fixed_steps_land_on_save_times(decay: ct.ODESystem) -> None:
 
 def test_exact_multiples_do_not_add_steps(decay: ct.ODESystem) -> None:
     """dt = 0.1 to t = 1 is ten steps, not eleven (rounding of t does not add a sliver)."""
-    spec = LoopSpec(get_method("euler"), Controller("fixed"), 3)
-    out = run_loop(decay, spec, (0.0, 1.0), [0.0, 0.5, 1.0], dt0=0.1)
+    spec = LoopSpec(get_method("euler"), Controller("fixed"), 3, save_mode="land")
+    out = run_loop(decay, spec, 0.0, [0.0, 0.5, 1.0], RunOptions(first_step=0.1))
     assert int(out["accepted"]) == 10
     np.testing.assert_allclose(out["y"][:, 0], [1.0, 0.9 ** 5, 0.9 ** 10], rtol=1e-13)
 
 
 def test_max_steps_only_when_unfinished(decay: ct.ODESystem) -> None:
-    spec = LoopSpec(get_method("euler"), Controller("fixed"), 1, max_steps=4)
-    done = run_loop(decay, spec, (0.0, 1.0), [1.0], dt0=0.25)
+    spec = LoopSpec(get_method("euler"), Controller("fixed"), 1)
+    done = run_loop(decay, spec, 0.0, [1.0], RunOptions(first_step=0.25, max_steps=4))
     assert int(done["status"]) == int(ct.OK) and int(done["accepted"]) == 4
     np.testing.assert_allclose(done["y"][0, 0], 0.75 ** 4, rtol=1e-14)
-    short = run_loop(decay, spec, (0.0, 1.0), [1.0], dt0=0.2)
+    short = run_loop(decay, spec, 0.0, [1.0], RunOptions(first_step=0.2, max_steps=4))
     assert int(short["status"]) == int(ct.Status.MAX_STEPS) and int(short["accepted"]) == 4
 
 
@@ -145,9 +146,8 @@ SAVES = [0.7, 2.5, 4.0]
 
 def adaptive(system: Any, kind: str, tol: float, **limits: float) -> dict:
     step = get_method("bs32", system)
-    spec = LoopSpec(step, Controller(kind, **limits), len(SAVES), rtol=tol, atol=tol,
-                    auto_dt=True)
-    return run_loop(system, spec, (0.0, SAVES[-1]), SAVES)
+    spec = LoopSpec(step, Controller(kind), len(SAVES), save_mode="land")
+    return run_loop(system, spec, 0.0, SAVES, RunOptions(rtol=tol, atol=tol, **limits))
 
 
 @pytest.mark.parametrize("kind", [k for k in KINDS if k != "fixed"])

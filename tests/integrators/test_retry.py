@@ -20,7 +20,13 @@ import pytest
 import cubie_trace as ct
 from cubie_trace.core.step import RETRYABLE, Status, is_retryable
 from cubie_trace.integrators.controllers import Controller
-from cubie_trace.integrators.loop import SOLVER_COUNTERS, LoopSpec, build_loop
+from cubie_trace.integrators.loop import (
+    SOLVER_COUNTERS,
+    LoopSpec,
+    RunOptions,
+    build_loop,
+    loop_inputs,
+)
 
 LIMIT = 0.1  # the step fails for dt above this
 FATAL_RATE = 4.0  # runs with k above this fail fatally once t >= FATAL_FROM
@@ -103,11 +109,13 @@ def decay() -> ct.ODESystem:
 
 
 def run(system: ct.ODESystem, step: ct.Step, controller: Controller, k: float, dt: float,
-        saves: list[float] = SAVES, tol: float = 1e-6, max_steps: int = 100_000) -> dict:
-    spec = LoopSpec(step, controller, len(saves), rtol=tol, atol=tol, max_steps=max_steps)
-    program = build_loop(system, spec)
-    return ct.interpret(program, np.array([1.0]), np.array([k]), 0.0, saves[-1], dt,
-                        np.array(saves))
+        saves: list[float] = SAVES, tol: float = 1e-6, max_steps: int = 100_000,
+        dt_min: float = 1e-12) -> dict:
+    program = build_loop(system, LoopSpec(step, controller, len(saves), save_mode="land"))
+    options = RunOptions(rtol=tol, atol=tol, first_step=dt, max_steps=max_steps,
+                         dt_min=dt_min)
+    return ct.interpret(program, *loop_inputs(system, np.array([1.0]), np.array([k]), 0.0,
+                                              saves, options))
 
 
 def test_retryable_statuses() -> None:
@@ -171,8 +179,8 @@ def test_underflow_through_failures_keeps_the_cause(decay: ct.ODESystem, kind: s
                                                     failure: Status) -> None:
     """dt_min = 0.05: 0.5 and 0.125 fail and the retry 0.03125 is below dt_min, so the
     run ends after two rejections with the step's own status."""
-    out = run(decay, fragile(kind != "fixed", failure), Controller(kind, dt_min=0.05), 1.0,
-              0.5)
+    out = run(decay, fragile(kind != "fixed", failure), Controller(kind), 1.0, 0.5,
+              dt_min=0.05)
     assert int(out["status"]) == int(failure)
     assert int(out["accepted"]) == 0 and int(out["rejected"]) == 2
 
@@ -214,9 +222,10 @@ def test_solver_stats_and_fatal_runs(decay: ct.ODESystem, kind: str) -> None:
     adaptive = kind != "fixed"
     options = {"rtol": 1e-2, "atol": 1e-2} if adaptive else {}
     solver = ct.Solver(decay, fragile(adaptive, fatal=True), controller=kind, dt=0.5,
-                       backend="cpu", **options)
-    both = solver.solve((0.0, 1.0), y0={"x": 1.0}, parameters={"k": K_MIXED}, save_at=SAVES,
-                        progress=False)
+                       backend="cpu", save_mode="land", **options)
+    with pytest.warns(RuntimeWarning, match="2 of 5 runs failed: 2 NONFINITE"):
+        both = solver.solve((0.0, 1.0), y0={"x": 1.0}, parameters={"k": K_MIXED},
+                            save_at=SAVES, progress=False)
     alone = solver.solve((0.0, 1.0), y0={"x": 1.0}, parameters={"k": K_OK}, save_at=SAVES,
                          progress=False)
     good = [K_MIXED.index(k) for k in K_OK]
