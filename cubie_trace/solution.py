@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -16,11 +18,11 @@ from cubie_trace.core.step import Status
 class Solution:
     """Saved times `t` (n_saves,), saved states `y` (n_runs, n_saves, n_saved; None when
     no state is saved) named by `saved_states`, observables likewise, summaries
-    (statistic -> (n_runs, n_windows, n_summarised)), where each run stopped (`t_final`,
-    `y_final`), per-run `status` codes, `stats` counters (accepted and rejected steps,
-    then the loop's counters: Newton and Krylov iterations and whatever the step
-    reports), and `info` on the run (backend, method, tolerances, timings). Saves a run
-    did not reach are NaN."""
+    (statistic -> (n_runs, n_windows, n_summarised); windows of `window` saves), where
+    each run stopped (`t_final`, `y_final`), per-run `status` codes, `stats` counters
+    (accepted and rejected steps, then the loop's counters: Newton and Krylov iterations
+    and whatever the step reports), and `info` on the run (backend, method, tolerances,
+    timings). Saves a run did not reach are NaN."""
 
     t: np.ndarray
     y: np.ndarray | None
@@ -38,6 +40,7 @@ class Solution:
     observable_names: tuple[str, ...] = ()
     summaries: dict[str, np.ndarray] | None = None
     summarised_states: tuple[str, ...] = ()
+    window: int = 1
     info: dict[str, Any] = attrs.field(factory=dict)
 
     @property
@@ -72,10 +75,11 @@ class Solution:
                           RuntimeWarning, stacklevel=3)
 
     @classmethod
-    def from_outputs(cls, solver: Any, ts: np.ndarray, batch: Batch, out: dict,
+    def from_outputs(cls, solver: Any, ts: np.ndarray, window: int, batch: Batch, out: dict,
                      info: dict[str, Any]) -> Solution:
-        """The Solution of a batch from the loop's outputs (with a leading run axis)."""
-        system, spec = solver.system, solver.spec(len(ts))
+        """The Solution of a batch from the loop's outputs (with a leading run axis), for
+        save times `ts` summarised over windows of `window` saves."""
+        system, spec = solver.system, solver.spec(len(ts), window)
         names = tuple(system.state_names)
         obs = tuple(getattr(system, "observable_names", ()))
 
@@ -91,16 +95,59 @@ class Solution:
                    observables=out.get("observables"),
                    observable_names=chosen(obs, spec.saved_observables) if obs else (),
                    summaries=out.get("summaries"),
-                   summarised_states=chosen(names, spec.summarised), info=info)
+                   summarised_states=chosen(names, spec.summarised), window=window,
+                   info=info)
+
+    @property
+    def window_times(self) -> tuple[np.ndarray, np.ndarray]:
+        """The first and last save time of each summary window."""
+        n_windows = -(-len(self.t) // self.window)
+        first = np.arange(n_windows) * self.window
+        return self.t[first], self.t[np.minimum(first + self.window, len(self.t)) - 1]
+
+    def run_label(self, run: int) -> str:
+        """A run named by its swept values ("mu = 2, D = 0.01"), or by its number."""
+        if not self.swept:
+            return f"run {run}"
+        return ", ".join(f"{name} = {values[run]:.4g}" for name, values in self.swept.items())
+
+    def select(self, where: Mapping[str, Any] | Callable[..., Any]) -> np.ndarray:
+        """The runs whose swept or parameter values match `where`: a dict of
+        name -> value (equal to rounding) or a predicate taking the per-run arrays of the
+        names it declares (`lambda rho, beta: ...`)."""
+        columns = {**{n: self.parameters[:, i] for i, n in enumerate(self.parameter_names)},
+                   **self.swept}
+        if callable(where):
+            wanted = inspect.signature(where).parameters
+            if not any(p.kind is p.VAR_KEYWORD for p in wanted.values()):
+                unknown = [name for name in wanted if name not in columns]
+                if unknown:
+                    raise ValueError(f"where: unknown names {unknown}; known: {list(columns)}")
+                columns = {name: columns[name] for name in wanted}
+            mask = np.asarray(where(**columns), dtype=bool)
+        else:
+            unknown = [name for name in where if name not in columns]
+            if unknown:
+                raise ValueError(f"where: unknown names {unknown}; known: {list(columns)}")
+            mask = np.ones(self.n_runs, dtype=bool)
+            for name, value in where.items():
+                mask &= np.isclose(columns[name], float(value), rtol=1e-12, atol=0.0)
+        return np.flatnonzero(np.broadcast_to(mask, (self.n_runs,)))
 
     def to_xarray(self) -> Any:
-        """An `xarray.Dataset` with dimensions run, time, state (and observable, window)."""
+        """An `xarray.Dataset` with dimensions run, time, state (and observable, window).
+        Each swept parameter or initial value is a level of the `run` index, so
+        `ds.sel(mu=2.0)` picks runs and, for `grid="product"`, `ds.unstack("run")` gives
+        one dimension per swept name; summary windows carry their first and last save
+        time."""
         try:
+            import pandas as pd
             import xarray as xr
         except ImportError:  # pragma: no cover - optional extra
             raise ImportError("to_xarray needs xarray: pip install 'cubie-trace[xarray]'") \
                 from None
-        def state_dim(names: tuple[str, ...]) -> str:
+
+        def state_dim(names: tuple[str, ...], prefix: str) -> str:
             return "state" if names == self.state_names else f"{prefix}_state"
 
         data: dict[str, Any] = {
@@ -112,40 +159,77 @@ class Solution:
             **{name: (("run",), values) for name, values in self.stats.items()},
         }
         coords: dict[str, Any] = {"time": self.t, "state": list(self.state_names),
-                                  "parameter": list(self.parameter_names),
-                                  "run": np.arange(self.n_runs)}
-        prefix = "saved"
+                                  "parameter": list(self.parameter_names)}
         if self.y is not None:
-            data["y"] = (("run", "time", state_dim(self.saved_states)), self.y)
-            coords[state_dim(self.saved_states)] = list(self.saved_states)
+            dim = state_dim(self.saved_states, "saved")
+            data["y"] = (("run", "time", dim), self.y)
+            coords[dim] = list(self.saved_states)
         if self.observables is not None:
             data["observables"] = (("run", "time", "observable"), self.observables)
-        prefix = "summarised"
-        for stat, values in (self.summaries or {}).items():
-            data[f"summary_{stat}"] = (("run", "window", state_dim(self.summarised_states)),
-                                       values)
-            coords[state_dim(self.summarised_states)] = list(self.summarised_states)
-        if self.observable_names:
             coords["observable"] = list(self.observable_names)
-        return xr.Dataset(data, coords=coords, attrs={k: str(v) for k, v in self.info.items()})
+        if self.summaries:
+            dim = state_dim(self.summarised_states, "summarised")
+            for stat, values in self.summaries.items():
+                data[f"summary_{stat}"] = (("run", "window", dim), values)
+            coords[dim] = list(self.summarised_states)
+            start, end = self.window_times
+            coords["window_start"] = (("window",), start)
+            coords["window_end"] = (("window",), end)
+        ds = xr.Dataset(data, coords=coords, attrs={k: str(v) for k, v in self.info.items()})
+        if not self.swept:
+            return ds.assign_coords(run=np.arange(self.n_runs))
+        index = pd.MultiIndex.from_arrays(list(self.swept.values()), names=list(self.swept))
+        return ds.assign_coords(xr.Coordinates.from_pandas_multiindex(index, "run"))
 
-    def plot(self, runs: Any = None, states: Any = None, ax: Any = None) -> Any:
-        """Trajectories of a few runs (the first five by default); returns the Figure."""
+    def plot(self, variables: Any = None, runs: Any = None,
+             where: Mapping[str, Any] | Callable[..., Any] | None = None,
+             ax: Any = None) -> Any:
+        """Trajectories of saved states or observables (`variables`, by name; all saved
+        states by default) for a few runs (the first five of `runs`, or of the runs
+        matching `where`), labelled by their swept values; one panel per variable when
+        there are more than three. Returns the Figure."""
         from matplotlib.figure import Figure
 
-        picked = list(range(min(5, self.n_runs))) if runs is None else list(np.atleast_1d(runs))
-        if self.y is None:
+        names = list(self.saved_states if variables is None else np.atleast_1d(variables))
+        series = {**({n: self.y[..., i] for i, n in enumerate(self.saved_states)}
+                     if self.y is not None else {}),
+                  **({n: self.observables[..., i] for i, n in enumerate(self.observable_names)}
+                     if self.observables is not None else {})}
+        if not series:
             raise ValueError("plot: no trajectories were saved (save=None)")
-        names = list(self.saved_states) if states is None else list(np.atleast_1d(states))
+        missing = [n for n in names if n not in series]
+        if missing or not names:
+            raise ValueError(f"plot: {missing or 'nothing'} not saved; saved: {list(series)}")
+        picked = np.arange(self.n_runs) if runs is None else np.atleast_1d(runs).astype(int)
+        if where is not None:
+            picked = np.intersect1d(picked, self.select(where))
+            if picked.size == 0:
+                raise ValueError(f"plot: no run matches where={where!r}")
+        if runs is None:
+            picked = picked[:5]
+        panels = len(names) > 3
+        if ax is not None and panels:
+            raise ValueError("plot: ax= takes at most three variables (they share one axis)")
         if ax is None:
-            fig = Figure(figsize=(7, 4))
-            ax = fig.add_subplot()
+            cols = int(np.ceil(np.sqrt(len(names)))) if panels else 1
+            rows = -(-len(names) // cols) if panels else 1
+            fig = Figure(figsize=(4 * cols + 3, 2.6 * rows + 1.4), layout="constrained")
+            axes = list(np.atleast_1d(fig.subplots(rows, cols, sharex=True, squeeze=False)
+                                      ).ravel())
+            for extra in axes[len(names):]:
+                extra.set_visible(False)
         else:
-            fig = ax.figure
-        for r in picked:
-            for name in names:
-                ax.plot(self.t, self.y[r, :, self.saved_states.index(name)],
-                        label=f"run {r}: {name}")
-        ax.set_xlabel("t")
-        ax.legend(fontsize="small", ncol=2)
+            fig, axes = ax.figure, [ax]
+        for k, name in enumerate(names):
+            target = axes[k] if panels else axes[0]
+            for r in picked:
+                label = self.run_label(int(r)) + ("" if panels or len(names) == 1
+                                                  else f": {name}")
+                target.plot(self.t, series[name][r], label=label)
+            target.set_ylabel(name)
+        for target in axes[-len(names):] if panels else axes:
+            target.set_xlabel("t")
+        if not panels:
+            axes[0].set_ylabel(", ".join(names))
+        axes[0].legend(fontsize="small", ncol=2 if len(picked) > 3 else 1)
         return fig

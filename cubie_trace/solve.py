@@ -279,7 +279,7 @@ class Solver:
             lowered, batch, lambda lo, hi: (batch.y0[lo:hi], batch.parameters[lo:hi],
                                             *context, *shared), progress)
         transfer_s = max(wall_s - kernel_s, 0.0) if self.backend == "cuda" else 0.0
-        sol = Solution.from_outputs(self, ts, batch, outputs, {
+        sol = Solution.from_outputs(self, ts, window, batch, outputs, {
             "backend": self.backend, "method": self.step.name, "precision": self.precision,
             "rtol": self.options.rtol, "atol": self.options.atol,
             "compile_s": compile_s, "run_s": wall_s, "kernel_s": kernel_s,

@@ -319,7 +319,7 @@ def test_plot_returns_a_figure(vdp_tsit5_solution: ct.Solution) -> None:
     ax = fig.axes[0]
     assert len(ax.lines) == 3 * 2  # three runs, two states
     np.testing.assert_array_equal(ax.lines[0].get_xdata(), vdp_tsit5_solution.t)
-    fig = vdp_tsit5_solution.plot(runs=1, states="x")
+    fig = vdp_tsit5_solution.plot(variables="x", runs=1)
     assert len(fig.axes[0].lines) == 1
     np.testing.assert_array_equal(fig.axes[0].lines[0].get_ydata(),
                                   vdp_tsit5_solution.y[1, :, 0])
