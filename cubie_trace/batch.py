@@ -35,7 +35,7 @@ def save_times(t_span: Any, save_every: float | None,
     except (TypeError, ValueError):
         raise TypeError(f"t_span must be (t0, t_end), got {t_span!r}") from None
     if not (np.isfinite(t0) and np.isfinite(t_end)) or t_end <= t0:
-        raise ValueError(f"t_span must be finite with t_end > t0, got {t_span!r}")
+        raise ValueError(f"t_span must be finite with t_end != t0, got {t_span!r}")
     if save_every is not None and save_at is not None:
         raise ValueError("give save_every or save_at, not both")
     settle = float(settling_time)

@@ -23,9 +23,14 @@ from cubie_trace.core.step import Step, get_method, method_options
 from cubie_trace.integrators import refuse_mass
 from cubie_trace.integrators.controllers import KINDS, Controller
 from cubie_trace.integrators.loop import LoopSpec, RunOptions, build_loop
-from cubie_trace.integrators.summaries import Summaries
+from cubie_trace.integrators.summaries import (
+    Summaries,
+    in_forward_time,
+    reversed_time_request,
+)
 from cubie_trace.layout import Layout, plan
 from cubie_trace.solution import Solution
+from cubie_trace.systems.drivers import make_driver, mirrored
 from lowering.targets import default_target
 
 BACKENDS = ("auto", "cpu", "cuda")
@@ -218,8 +223,8 @@ class Solver:
     def _compile(self, n_saves: int, window: int) -> tuple[Program, Layout, Any, float]:
         from lowering import lower
 
-        key = (id(self.step), self.controller, self.precision, self.backend, self.summaries,
-               self.save, self.save_mode, self.policy, self.shared_budget_bytes,
+        key = (id(self.system), id(self.step), self.controller, self.precision, self.backend,
+               self.summaries, self.save, self.save_mode, self.policy, self.shared_budget_bytes,
                None if self.pin is None else tuple(sorted(self.pin.items())), n_saves, window)
         fresh = key not in self._kernels
         if fresh:
@@ -267,6 +272,9 @@ class Solver:
             if save_at is not None:
                 raise ValueError("give save_at or t_eval, not both")
             save_at = t_eval
+        if _backward(t_span):
+            return self._backward(t_span, y0, parameters, drivers, save_every, save_at, grid,
+                                  progress, settling_time)
         started = time.perf_counter()
         ts = save_times(t_span, save_every, save_at, settling_time)
         window = self._window(save_every)
@@ -287,6 +295,39 @@ class Solver:
             "total_s": time.perf_counter() - started, "launch": dict(lowered.timings)})
         sol.warn_failures()
         return sol
+
+    def _backward(self, t_span: tuple[float, float], y0: Any, parameters: Any,
+                  drivers: Mapping[str, Any] | None, save_every: float | None,
+                  save_at: Sequence[float] | None, grid: str, progress: bool,
+                  settling_time: float) -> Solution:
+        """Integrate from t0 back to t_end < t0: the system in reversed time s = -t,
+        forward from -t0 (a solver built once and kept with the kernels), its times and
+        time-dependent summaries stated in t again."""
+        if save_at is not None:
+            save_at = -np.asarray(save_at, dtype=float)
+            if np.any(np.diff(save_at) <= 0):
+                raise ValueError("save_at must be strictly decreasing for a backward t_span")
+        if drivers is not None:
+            drivers = {name: mirrored(make_driver(name, spec)) for name, spec in drivers.items()}
+        key = ("reversed", id(self.system), id(self.step), self.summaries)
+        if key not in self._kernels:
+            if not hasattr(self.system, "reversed_in_time"):
+                raise ValueError(f"t_span {tuple(t_span)} runs backward, which needs a system "
+                                 "with reversed_in_time() (an ODESystem)")
+            summaries = reversed_time_request(self.summaries) if self.summaries else None
+            self._kernels[key] = self.replace(system=self.system.reversed_in_time(),
+                                              summaries=summaries)
+        # the kept solver fixes the reversed system and step; the other options are this one's
+        reversed_solver = self._kernels[key].replace(**{
+            name: value for name, value in self._arguments.items()
+            if name not in ("system", "method", "summaries", "newton", "linear", "jacobian")})
+        sol = reversed_solver.solve((-float(t_span[0]), -float(t_span[1])), y0, parameters,
+                                    drivers, save_every, save_at, grid, progress,
+                                    settling_time)
+        summaries = None if sol.summaries is None else \
+            in_forward_time(sol.summaries, self.summaries)  # type: ignore[arg-type]
+        return attrs.evolve(sol, t=-sol.t, t_final=-sol.t_final, summaries=summaries,
+                            info={**sol.info, "direction": "backward"})
 
     def _window(self, save_every: float | None) -> int:
         if self.summaries is None:
@@ -315,14 +356,14 @@ class Solver:
             while lo < n_runs:
                 hi = min(lo + size, n_runs)
                 began = time.perf_counter()
-                piece = lowered.run(*arguments(lo, hi))
+                if outputs is None:
+                    piece = lowered.run(*arguments(lo, hi))
+                    outputs = piece if hi == n_runs else _grown(piece, n_runs)
+                else:
+                    piece = lowered.run(*arguments(lo, hi), out=_rows(outputs, lo, hi))
                 took = time.perf_counter() - began
                 kernel_s += lowered.timings.get("kernel_s") or 0.0
                 wall_s += took
-                if outputs is None and hi == n_runs:
-                    outputs = piece
-                else:
-                    outputs = _fill(outputs, piece, lo, hi, n_runs)
                 bar.update(hi - lo)
                 per_run = took / (hi - lo)
                 size = max(1, min(int(CHUNK_SECONDS / max(per_run, 1e-12)),
@@ -366,17 +407,31 @@ def _bytes_per_run(piece: dict, runs: int) -> int:
     return sum(leaf.nbytes for leaf in _leaves(piece)) // max(runs, 1)
 
 
-def _fill(outputs: dict | None, piece: Any, lo: int, hi: int, n_runs: int) -> Any:
-    """Copy a sub-launch's outputs into rows lo:hi of the whole batch's (allocated on the
-    first piece)."""
+def _backward(t_span: Any) -> bool:
+    """Whether `t_span` runs backward (t_end < t0); malformed spans are left to
+    `save_times` to refuse."""
+    try:
+        t0, t_end = (float(v) for v in t_span)
+    except (TypeError, ValueError):
+        return False
+    return t_end < t0
+
+
+def _grown(piece: Any, n_runs: int) -> Any:
+    """Arrays for the whole batch's outputs, the first sub-launch's `piece` in their first
+    rows (later sub-launches write into their own rows in place)."""
     if isinstance(piece, dict):
-        return {key: _fill(None if outputs is None else outputs[key], value, lo, hi, n_runs)
-                for key, value in piece.items()}
-    piece = np.asarray(piece)
-    if outputs is None:
-        outputs = np.empty((n_runs, *piece.shape[1:]), piece.dtype)
-    outputs[lo:hi] = piece
-    return outputs
+        return {key: _grown(value, n_runs) for key, value in piece.items()}
+    whole = np.empty((n_runs, *piece.shape[1:]), piece.dtype)
+    whole[:len(piece)] = piece
+    return whole
+
+
+def _rows(outputs: Any, lo: int, hi: int) -> Any:
+    """Rows lo:hi of every output array (views)."""
+    if isinstance(outputs, dict):
+        return {key: _rows(value, lo, hi) for key, value in outputs.items()}
+    return outputs[lo:hi]
 
 
 def _refuse(unknown: dict[str, Any]) -> None:

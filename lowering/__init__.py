@@ -46,13 +46,15 @@ class Lowered:
     def path(self) -> str:
         return str(self.module.__file__)
 
-    def run(self, *args: Any, threads_per_block: int | None = None) -> Any:
+    def run(self, *args: Any, out: Any = None, threads_per_block: int | None = None) -> Any:
         """Evaluate the program for every run of a batch.
 
         `args` are structured like the program's inputs; a batched input has a leading
         run axis, an input lowered with `batched=False` is shared by all runs. Returns
         the outputs with a leading run axis (structured like the program's outputs) and,
         when instrumented, a list with each run's log as `ct.interpret` returns it.
+        `out`, structured like the outputs (C-contiguous arrays of their shapes and
+        dtypes, such as rows of larger arrays), receives them instead of new arrays.
         """
         leaves, _ = flatten(list(args))
         program, sig = self.program, self.signature
@@ -83,15 +85,14 @@ class Lowered:
                 flat = (n_runs, size) if sig.batched[k] else (size,)
                 arrays.append(arr.reshape(flat) if len(var.shape) > 1 else arr)
         n_read = len(arrays)
-        outputs: list[np.ndarray | None] = []
-        for atom, param in zip(program.outputs, sig.outputs):
+        given = self._given_outputs(out, n_runs)
+        outputs: list[np.ndarray] = []
+        for atom, param, arr in zip(program.outputs, sig.outputs, given):
             if param:
-                arr = np.zeros((n_runs, *atom.shape), numpy_dtype(atom.dtype, self.precision))
+                arr[...] = 0
                 arrays.append(arr.reshape(n_runs, int(np.prod(atom.shape)))
                               if len(atom.shape) > 1 else arr)
-                outputs.append(arr)
-            else:
-                outputs.append(None)
+            outputs.append(arr)
         arrays += [persist[name.split("_", 1)[1]] for name in self.memory.pool_arrays()
                    if name.startswith("persist")]
         log_data = log_count = None
@@ -102,19 +103,34 @@ class Lowered:
         self.timings = self.target_module.launch(
             self.kernel, arrays, n_read, n_runs, self.memory.shared_bytes_per_thread(),
             threads_per_block)
-        results = []
-        for k, out in enumerate(outputs):
-            if out is None:
+        for k, arr in enumerate(outputs):
+            if not sig.outputs[k]:
                 carried = sig.carried[k]
                 place = self.layout.placements[carried]
                 block = persist[place.dtype][:, place.offset:place.offset + place.size]
-                out = block.reshape((n_runs, *carried.shape)).copy()
-            results.append(out)
-        structured = unflatten(program.out_tree, results) if program.out_tree is not None \
-            else tuple(results)
+                arr[...] = block.reshape((n_runs, *carried.shape))
+        structured = unflatten(program.out_tree, outputs) if program.out_tree is not None \
+            else tuple(outputs)
         if not self.instrument:
             return structured
         return structured, self._logs(log_data, log_count, n_runs)
+
+    def _given_outputs(self, out: Any, n_runs: int) -> list[np.ndarray]:
+        """The arrays the outputs are written to: `out`'s leaves, checked, or new ones."""
+        shapes = [((n_runs, *atom.shape), numpy_dtype(atom.dtype, self.precision))
+                  for atom in self.program.outputs]
+        if out is None:
+            return [np.empty(shape, dtype) for shape, dtype in shapes]
+        leaves, _ = flatten(out)
+        if len(leaves) != len(shapes):
+            raise ValueError(f"run: out has {len(leaves)} arrays, the program "
+                             f"{len(shapes)} outputs")
+        for k, (arr, (shape, dtype)) in enumerate(zip(leaves, shapes)):
+            if not (isinstance(arr, np.ndarray) and arr.shape == shape and arr.dtype == dtype
+                    and arr.flags.c_contiguous and arr.flags.writeable):
+                raise ValueError(f"run: out array {k} must be a writeable C-contiguous "
+                                 f"{np.dtype(dtype).name} array of shape {shape}")
+        return leaves
 
     def compile(self) -> float:
         """Compile the batch kernel now (a launch over no runs); returns the seconds it took."""

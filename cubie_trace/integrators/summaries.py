@@ -54,6 +54,25 @@ GROUPS = {
     "peaks": (("peaks", "negative_peaks"), ("trend", "hi", "lo", "peaks", "negative_peaks")),
 }
 
+# a statistic in t of a run integrated in reversed time s = -t: (statistic in s, sign)
+IN_REVERSED_TIME = {"time_of_max": ("time_of_max", -1.0), "time_of_min": ("time_of_min", -1.0),
+                    "dxdt_max": ("dxdt_min", -1.0), "dxdt_min": ("dxdt_max", -1.0)}
+
+
+def reversed_time_request(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The statistics to take in reversed time s = -t to give `names` in t."""
+    wanted = [IN_REVERSED_TIME.get(name, (name, 1.0))[0] for name in names]
+    return tuple(dict.fromkeys([*names, *wanted]))
+
+
+def in_forward_time(values: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The statistics `names` in t from `values` taken in reversed time s = -t."""
+    out = {}
+    for name in names:
+        source, sign = IN_REVERSED_TIME.get(name, (name, 1.0))
+        out[name] = sign * values[source]
+    return out
+
 
 def _fold(op: Any, old: Any, new: Any, start: Any) -> Any:
     """`new` where the statistic starts afresh, else `op(old, new)`."""

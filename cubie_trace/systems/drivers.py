@@ -50,6 +50,12 @@ class Driver:
         return np.concatenate([t, c.ravel()])
 
 
+def mirrored(driver: Driver) -> dict[str, Any]:
+    """The specification of `driver` seen in reversed time s = -t: the samples mirrored
+    (the interpolating spline of each kind is mirrored with them)."""
+    return {"t": -driver.times[::-1], "values": driver.values[::-1], "kind": driver.kind}
+
+
 def make_driver(name: str, spec: Any) -> Driver:
     """A driver from its user specification, raising if it is malformed."""
     if isinstance(spec, Mapping):

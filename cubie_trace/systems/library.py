@@ -108,6 +108,15 @@ def van_der_pol(mu: float = 1.0) -> ODESystem:
         states={"x": 2.0, "y": 0.0}, parameters={"mu": mu}, name="van_der_pol")
 
 
+def fitzhugh_nagumo() -> ODESystem:
+    """The FitzHugh-Nagumo neuron (a=0.7, b=0.8, tau=12.5, input current I=0.5), from
+    the resting point of I = 0, (-1.1994, -0.6243)."""
+    return ODESystem.from_equations(
+        ["dv = v - v**3/3 - w + I", "dw = (v + a - b*w)/tau"],
+        states={"v": -1.1994, "w": -0.6243},
+        parameters={"I": 0.5, "a": 0.7, "b": 0.8, "tau": 12.5}, name="fitzhugh_nagumo")
+
+
 def lotka_volterra() -> ODESystem:
     """Predator-prey (alpha=1.5, beta=1, gamma=3, delta=1), from (10, 5)."""
     return ODESystem.from_equations(

@@ -21,7 +21,7 @@ import sympy as sp
 
 from cubie_trace.core.values import FLOAT_DTYPES, Aval
 from cubie_trace.systems.codegen import function_source
-from cubie_trace.systems.drivers import DriverSet, make_driver
+from cubie_trace.systems.drivers import DriverSet, make_driver, mirrored
 from cubie_trace.systems.functions import Functions, Symbols, SystemFunction
 from cubie_trace.systems.parse import (
     SymbolTable,
@@ -122,6 +122,22 @@ class ODESystem:
         observed = parse_observables(observables, table, {})
         return cls(derivatives, states, _with_inferred(parameters, table), constants,
                    observed, drivers, name, mass)
+
+    def reversed_in_time(self) -> ODESystem:
+        """This system in reversed time s = -t: M(-s) dy/ds = -f(-s, y), observables at
+        -s and drivers mirrored. Integrating it forward from s = -t0 integrates this
+        one backward from t0."""
+        t = self._symbols.t
+        flip = {t: -t}
+        return ODESystem(
+            {name: -expr.xreplace(flip) for name, expr in zip(self.state_names,
+                                                              self.derivatives)},
+            dict(zip(self.state_names, self.initial_values)),
+            dict(zip(self.parameter_names, self.default_parameters)),
+            observables={name: expr.xreplace(flip) for name, expr in
+                         zip(self.observable_names, self.observable_expressions)},
+            drivers={dr.name: mirrored(dr) for dr in self.driver_set.drivers},
+            name=f"{self.name}_reversed", mass=self.mass.xreplace(flip))
 
     @property
     def n_states(self) -> int:

@@ -63,3 +63,15 @@ def test_linear_chain(n: int) -> None:
 def test_linear_chain_needs_a_positive_size() -> None:
     with pytest.raises(ValueError, match="n must be a positive int"):
         library.linear_chain(0)
+
+
+def test_fitzhugh_nagumo() -> None:
+    fhn = library.fitzhugh_nagumo()
+    assert fhn.parameter_names == ("I", "a", "b", "tau")
+    v, w = 0.3, -0.2
+    np.testing.assert_allclose(
+        fhn.evaluate("rhs", 0.0, np.array([v, w]), np.array([0.5, 0.7, 0.8, 12.5]))[0],
+        [v - v**3 / 3 - w + 0.5, (v + 0.7 - 0.8 * w) / 12.5], rtol=1e-14)
+    # the initial state is the resting point without input current
+    rest = fhn.evaluate("rhs", 0.0, fhn.initial_values, np.array([0.0, 0.7, 0.8, 12.5]))[0]
+    assert np.abs(rest).max() < 1e-4
