@@ -49,7 +49,8 @@ def _threading_layer() -> str | None:
 
 
 def machine_info() -> dict[str, Any]:
-    """Platform, CPU, thread counts, package versions, git commit and date."""
+    """Platform, CPU, thread counts, package versions, git commit, date and load average
+    (call it when the benchmark starts)."""
     import numba
 
     import cubie_trace as ct
@@ -64,6 +65,7 @@ def machine_info() -> dict[str, Any]:
         "python": sys.version.split()[0], "numpy": np.__version__, "numba": numba.__version__,
         "cubie_trace": ct.__version__, "git_commit": commit, "git_modified_files": modified,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
     try:
         import scipy

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import inspect
+import sys
 import warnings
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -72,7 +74,7 @@ class Solution:
                                sorted(failed.items(), key=lambda item: -item[1]))
             warnings.warn(f"{total:,} of {self.n_runs:,} runs failed: {detail}; see "
                           "sol.status (their saves after the failure are NaN)",
-                          RuntimeWarning, stacklevel=3)
+                          RuntimeWarning, stacklevel=_outside_package())
 
     @classmethod
     def from_outputs(cls, solver: Any, ts: np.ndarray, window: int, batch: Batch, out: dict,
@@ -233,3 +235,12 @@ class Solution:
             axes[0].set_ylabel(", ".join(names))
         axes[0].legend(fontsize="small", ncol=2 if len(picked) > 3 else 1)
         return fig
+
+
+def _outside_package() -> int:
+    """The stack level of the first caller outside cubie_trace (for warnings)."""
+    package = str(Path(__file__).parent)
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level

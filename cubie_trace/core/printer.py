@@ -21,13 +21,15 @@ def _letters() -> Any:
 
 
 def assign_names(program: Program) -> dict[Var, str]:
-    """Names for every variable: `hint` names, then the program's input names, then a, b, ...
+    """Names for every variable: `hint` names, then the program's input names, then the
+    names of loop carries named in the body or on entry (`ys_1`, ...), then a, b, ...
 
     A hint inside a called child is scoped by its call site: `newton/delta` at the first
     call of `newton` (in its scope), `newton#2/delta` at the second, and so on down nested
     children (`newton/bicgstab/r`).
     """
     names: dict[Var, str] = {}
+    bases: dict[Var, str] = {}  # the name asked for, before a suffix made it unique
     taken: set[str] = set()
 
     def claim(var: Var, name: str) -> None:
@@ -36,7 +38,7 @@ def assign_names(program: Program) -> dict[Var, str]:
         base, k = name, 1
         while name in taken:
             name, k = f"{base}_{k}", k + 1
-        names[var] = name
+        names[var], bases[var] = name, base
         taken.add(name)
 
     hinted: dict[str, str] = {}  # NFKC form -> hint name: Python identifiers compare so
@@ -49,6 +51,19 @@ def assign_names(program: Program) -> dict[Var, str]:
         claim(var, name)
     for var, name in zip(program.inputs, program.input_names):
         claim(var, name)
+    for _, eqn in program.walk():  # a loop's body inputs and carries keep a name given
+        if not eqn.is_loop:
+            continue
+        for k, outer in enumerate(eqn.bindings()):
+            inners = [sub.inputs[k] for sub in eqn.sub_programs]
+            source = next((v for v in inners if v in bases), outer)
+            if isinstance(source, Var) and source in bases:
+                slot = eqn.carry_slot(k)
+                for var in [*inners, *([slot] if slot is not None else [])]:
+                    claim(var, bases[source])
+        for inner, slot in zip(eqn.params["body"].outputs, eqn.outputs):
+            if isinstance(inner, Var) and slot in bases:
+                claim(inner, bases[slot])
     fresh = (n for n in _letters() if n not in taken)
     for var in program.variables():
         if var not in names:

@@ -8,8 +8,11 @@ so that k_j dies at once, plans to no smaller layout, step or whole loop, for
 any tableau of the catalogue at n = 1, 3, 16 or 64, and to larger ones for
 Cash-Karp, Fehlberg 4(5) and Verner 7: it is not offered.)
 
+Buffers are named for what they hold: the stage derivatives `k1`..`ks`, each
+stage's input `stage_y` and the solution `y_new` (the error estimate is left
+unnamed, as a name keeps a buffer stored: in the loop it is fused into its norm).
 FSAL tableaus carry the last stage derivative (f at the new point) in the
-carried state "k", so the next step starts from it.
+carried state "fsal_k", so the next step starts from it.
 
 A tableau with dense coefficients gives the step a continuous extension:
 y(t + theta dt) = y + dt * sum_i b_i(theta) k_i, with each b_i a polynomial in
@@ -21,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from cubie_trace.core import ops as ct
 from cubie_trace.core.step import OK, Dense, Step
 from cubie_trace.integrators.butcher import ButcherTableau
 
@@ -44,24 +48,25 @@ def _stage_function(tab: ButcherTableau,
         increment = err = None
         for i in range(last):
             if i == 0:
-                k[0] = state["k"] if tab.fsal else f(t, y)
+                k[0] = state["fsal_k"] if tab.fsal else ct.hint(f(t, y), "k1")
             else:
                 inc = None
                 for j in range(i):
                     if a[i][j] != 0.0:
                         inc = _axpy(inc, a[i][j], dt, k[j])
-                k[i] = f(t + c[i] * dt, y if inc is None else y + inc)
+                stage_y = y if inc is None else ct.hint(y + inc, "stage_y")
+                k[i] = ct.hint(f(t + c[i] * dt, stage_y), f"k{i + 1}")
             if b[i] != 0.0:
                 increment = _axpy(increment, b[i], dt, k[i])
             if e is not None and e[i] != 0.0:
                 err = _axpy(err, e[i], dt, k[i])
-        y_new = y if increment is None else y + increment
+        y_new = y if increment is None else ct.hint(y + increment, "y_new")
         state_new = state
         if tab.fsal:
-            k_last = f(t + dt, y_new)
+            k_last = ct.hint(f(t + dt, y_new), f"k{s}")
             if e is not None and e[s - 1] != 0.0:
                 err = _axpy(err, e[s - 1], dt, k_last)
-            state_new = {"k": k_last}
+            state_new = {"fsal_k": k_last}
             k[s - 1] = k_last
         if returned is not None:
             return y_new, err, state_new, OK, tuple(k[i] for i in returned)
@@ -86,7 +91,7 @@ def _interpolant(tab: ButcherTableau) -> Callable[..., Any]:
             for coeff in reversed(row):  # Horner in theta: sum_j row[j] theta^(j+1)
                 weight = (weight + coeff) * theta
             increment = _axpy(increment, 1.0, dt * weight, k_i)
-        return y + increment
+        return ct.hint(y + increment, "y_dense")
 
     return interpolate
 
@@ -101,10 +106,10 @@ def erk_step(tab: ButcherTableau, extension: Callable[[Callable], Dense] | None 
     elif tab.dense is not None:
         dense = Dense(_stage_function(tab, _weighed(tab)), _interpolant(tab), tab.dense_order)
     return Step(_stage_function(tab), tab.order, tab.error_order,
-                {"k": "n"} if tab.fsal else {}, tab.name, init=init,
+                {"fsal_k": "n"} if tab.fsal else {}, tab.name, init=init,
                 meta={"tableau": tab.name}, dense=dense)
 
 
 def _fsal_init(f: Any, t: Any, y: Any) -> dict:
     """Initial carried state of an FSAL method: f(t0, y0)."""
-    return {"k": f(t, y)}
+    return {"fsal_k": ct.hint(f(t, y), "fsal_k")}

@@ -105,13 +105,13 @@ def loop_inputs(system: SystemLike, y0: Any, p: Any, t0: float, ts: Any,
 def initial_step(f: Any, t0: Any, y0: Any, order: int, rtol: Any, atol: Any,
                  span: Any) -> Any:
     """Starting step size from two evaluations of f (Hairer, Norsett and Wanner, II.4)."""
-    f0 = f(t0, y0)
-    scale = atol + rtol * ops.abs(y0)
+    f0 = ops.hint(f(t0, y0), "f0")
+    scale = ops.hint(atol + rtol * ops.abs(y0), "scale")
     d0, d1 = ops.rms_norm(y0, scale), ops.rms_norm(f0, scale)
     h0 = ops.where((d0 < 1e-5) | (d1 < 1e-5), 1e-6, 0.01 * d0 / ops.maximum(d1, 1e-300))
     h0 = ops.minimum(h0, span)
-    f1 = f(t0 + h0, y0 + h0 * f0)
-    d2 = ops.rms_norm(f1 - f0, scale) / h0
+    f1 = ops.hint(f(t0 + h0, ops.hint(y0 + h0 * f0, "y_euler")), "f1")
+    d2 = ops.rms_norm(ops.hint(f1 - f0, "f_change"), scale) / h0
     largest = ops.maximum(d1, d2)
     h1 = ops.where(largest <= 1e-15, ops.maximum(1e-6, h0 * 1e-3),
                    (0.01 / ops.maximum(largest, 1e-300)) ** (1.0 / (order + 1)))
@@ -136,7 +136,7 @@ def hermite_extension(step: Step) -> Dense:
         return f(t, y), f(t + dt, y_new)
 
     def interpolate(slopes: tuple, y: Any, y_new: Any, dt: Any, theta: Any) -> Any:
-        return hermite(y, slopes[0], y_new, slopes[1], dt, theta)
+        return ops.hint(hermite(y, slopes[0], y_new, slopes[1], dt, theta), "y_dense")
 
     return Dense(fn, interpolate, 3, prepare=prepare, n_prepared=2)
 
@@ -214,11 +214,11 @@ def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
             "isave": 0, "accepted": 0, "rejected": 0, "status": int(Status.OK),
             "history": ctrl.initial_history(dt0), "counters": dict.fromkeys(names, 0)}
         if n_saved:
-            carry["ys"] = ops.full((n_saves, n_saved), NAN)
+            carry["ys"] = ops.hint(ops.full((n_saves, n_saved), NAN), "ys")
         if not ctrl.adaptive:
             carry["goal"] = INF
         if n_obs:
-            carry["obs"] = ops.full((n_saves, n_obs), NAN)
+            carry["obs"] = ops.hint(ops.full((n_saves, n_obs), NAN), "observables")
         if spec.summaries is not None:
             carry["summ"] = spec.summaries.initial(n_summarised)
         carry = save(carry, t0, lambda _: y0)
@@ -228,7 +228,7 @@ def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
 
         def advance(c: dict) -> dict:
             c = dict(c)
-            t, dt, y = c["t"], c["dt"], c["y"]
+            t, dt, y = c["t"], c["dt"], ops.hint(c["y"], "y")
             target = t_last if dense else ts[ops.minimum(c["isave"], n_saves - 1)]
             if not ctrl.adaptive:
                 target = ops.minimum(target, c["goal"])

@@ -113,10 +113,12 @@ class Summaries:
 
     def initial(self, n: int) -> dict[str, Any]:
         """Accumulators for `n` states (each is reset at its window's first save)."""
-        acc: dict[str, Any] = {key: ops.zeros(n) for g in self.groups for key in GROUPS[g][1]}
+        acc: dict[str, Any] = {key: ops.hint(ops.zeros(n), f"running_{key}")
+                               for g in self.groups for key in GROUPS[g][1]}
         if "derivatives" in self.groups:
             acc["t_prev"] = acc["t_prev2"] = NAN
-        acc["out"] = {s: ops.full((self.n_windows, n), NAN) for s in self.statistics}
+        acc["out"] = {s: ops.hint(ops.full((self.n_windows, n), NAN), s)
+                      for s in self.statistics}
         return acc
 
     def update(self, acc: dict[str, Any], y: Any, isave: Any, t: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import numpy as np
 
 from cubie_trace.core.program import Program
 from cubie_trace.core.values import Var, itemsize
@@ -66,6 +67,7 @@ class Layout:
     precision: str = "float64"
     policy: str = "local"
     inlined: frozenset[Var] = frozenset()
+    reserved: dict[tuple[str, str], np.ndarray] = attrs.field(factory=dict)
 
     # ------------------------------------------------------------ sizes
 
@@ -142,6 +144,17 @@ class Layout:
                                       f"but share {pa.location} storage")
 
     # ------------------------------------------------------------ reports
+
+    @property
+    def step_span(self) -> tuple[int, int] | None:
+        """The program positions of the integration loop's body (one step after another),
+        for a program built by the integration loop; None for any other."""
+        if self.program.meta.get("kind") != "loop":
+            return None
+        lin = self.program.linear
+        loops = [eqn for eqn in self.program.eqns if eqn.is_loop]
+        main = max(loops, key=lambda eqn: lin.end[eqn] - lin.start[eqn])
+        return lin.start[main], lin.end[main]
 
     def table(self) -> str:
         """A text table: one buffer a row, then the pool sizes and lower bounds."""

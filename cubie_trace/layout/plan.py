@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import attrs
+import numpy as np
 
 from cubie_trace.core.program import Program
 from cubie_trace.core.values import Lit, Var
 from cubie_trace.layout.groups import Group, Groups, overlaps
 from cubie_trace.layout.layout import Layout, Placement
 from cubie_trace.layout.liveness import Liveness, liveness
-from cubie_trace.layout.planners import Block, Planner, best_fit, lower_bound
+from cubie_trace.layout.planners import Block, Planner, best_fit, lower_bound, reserved
 from cubie_trace.layout.policy import assign_locations, resolve_pins
 
 SHARED_BYTES_PER_BLOCK = 48 * 1024
@@ -54,6 +55,7 @@ def plan(program: Program, policy: str = "local", shared_budget_bytes: int | Non
             where[id(g)] = "persistent"
     pools: dict[tuple[str, str], int] = {}
     bounds: dict[tuple[str, str], int] = {}
+    curves: dict[tuple[str, str], np.ndarray] = {}
     number = {id(g): k for k, g in enumerate(everything)}  # block keys independent of ids
     for region in sorted({(where[id(g)], g.dtype) for g in everything if id(g) in where}):
         members = [g for g in everything if where.get(id(g)) == region[0]
@@ -63,9 +65,10 @@ def plan(program: Program, policy: str = "local", shared_budget_bytes: int | Non
         offsets.update({id(g): placed[number[id(g)]] for g in members})
         pools[region] = max((placed[b.key] + b.size for b in blocks), default=0)
         bounds[region] = lower_bound(blocks)
+        curves[region] = reserved(blocks, live.length)
     placements = _placements(live, groups, where, offsets, program, number)
     return Layout(program, placements, pools, bounds, set(live.in_place), live.length,
-                  precision, policy, frozenset(live.inlined))
+                  precision, policy, frozenset(live.inlined), curves)
 
 
 def _pack_into_outputs(groups: list[Group], pinned: dict[int, str],

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import attrs
+import numpy as np
 
 Offsets = dict[int, int]
 
@@ -41,6 +42,15 @@ def lower_bound(blocks: Sequence[Block]) -> int:
     """Most elements live at any one position: no placement needs less."""
     events = sorted({b.start for b in blocks})
     return max((sum(b.size for b in blocks if b.start <= p <= b.end) for p in events), default=0)
+
+
+def reserved(blocks: Sequence[Block], length: int) -> np.ndarray:
+    """Elements the blocks reserve at each position 0..length (its maximum is the lower
+    bound)."""
+    counts = np.zeros(length + 1, dtype=np.int64)
+    for b in blocks:
+        counts[b.start:b.end + 1] += b.size
+    return counts
 
 
 def no_reuse(blocks: Sequence[Block]) -> Offsets:

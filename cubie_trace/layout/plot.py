@@ -7,7 +7,9 @@ its live interval and its elements, coloured by location; views and
 sub-program names for a buffer (placements whose `root` is set) are not
 drawn, nor are the caller's input arrays (they are read, never written).
 A pool's panel shows its lower bound (the most elements live at once) as a
-dashed line and its planned size as a dotted one.
+dashed line and its planned size as a dotted one. Above the panels, a curve
+per pool gives the elements its buffers reserve at each position; in the integration
+loop's layout every panel marks where the loop body (the step) begins and ends.
 """
 
 from __future__ import annotations
@@ -105,19 +107,45 @@ def plot_layout(layout: Layout, ax: Axes | None = None) -> Figure:
             _draw(ax, layout, region, placed, base)
             base += _height(layout, region, placed) + 1.5
         _decorate(ax, layout, base, legend=True)
+        _mark_step(ax, layout)
         ax.set_xlabel("program position")
         ax.set_title(title, fontsize=9)
         return fig
-    fig = Figure(figsize=(10, 1.6 + 2.2 * max(len(regions), 1)), layout="constrained")
+    fig = Figure(figsize=(10, 2.6 + 2.2 * max(len(regions), 1)), layout="constrained")
     if not regions:
         ax = fig.add_subplot()
         ax.text(0.5, 0.5, "no stored buffers", ha="center", va="center")
         ax.set_axis_off()
     else:
-        axes = fig.subplots(len(regions), 1, sharex=True, squeeze=False)[:, 0]
-        for axis, (region, placed) in zip(axes, regions):
+        axes = fig.subplots(len(regions) + 1, 1, sharex=True, squeeze=False,
+                            height_ratios=[0.45] + [1.0] * len(regions))[:, 0]
+        _draw_live(axes[0], layout)
+        for axis, (region, placed) in zip(axes[1:], regions):
             _draw(axis, layout, region, placed, 0.0)
-            _decorate(axis, layout, _height(layout, region, placed), axis is axes[0])
+            _decorate(axis, layout, _height(layout, region, placed), axis is axes[1])
+        for axis in axes:
+            _mark_step(axis, layout)
         axes[-1].set_xlabel("program position")
     fig.suptitle(title, fontsize=10)
     return fig
+
+
+def _draw_live(ax: Axes, layout: Layout) -> None:
+    """Elements reserved over program position, one step curve per pool."""
+    for (loc, dtype), live in layout.reserved.items():
+        ax.step(range(len(live)), live, where="post", linewidth=1.0,
+                color=COLOURS.get(loc, "#999999"), label=f"{loc} {dtype}")
+    ax.set_ylabel("live elements")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper right", fontsize=7, ncols=3)
+
+
+def _mark_step(ax: Axes, layout: Layout) -> None:
+    """Lines where the integration loop's body begins and ends, if the program has one."""
+    span = layout.step_span
+    if span is None:
+        return
+    for x in span:
+        ax.axvline(x, color="black", linestyle="-.", linewidth=0.9, alpha=0.7)
+    top = ax.get_ylim()[1]
+    ax.text(span[0], top, " step", ha="left", va="top", fontsize=7)

@@ -56,7 +56,7 @@ def grid_error(program: ct.Program, dt: float) -> float:
     """Largest error at the multiples of GRID of fixed steps of the traced step program,
     evaluated by `ct.interpret` from the exact initial value."""
     keys = program.input_names[3:-1]  # carried state, between y and p
-    assert set(keys) <= {"k"}
+    assert set(keys) <= {"fsal_k"}
     y = exact_solution(0.0)
     state = {key: exact_rhs(0.0, y) for key in keys}  # FSAL: k = f(t0, y0)
     p, every = np.array(EXACT_P), int(round(GRID / dt))

@@ -37,6 +37,17 @@ def test_nonfinite_rhs_ends_the_run_at_once(blowup: ct.ODESystem) -> None:
     np.testing.assert_allclose(sol.y[1, reached, 0], closed, rtol=1e-4)
 
 
+def test_failure_warning_points_at_the_callers_line(blowup: ct.ODESystem) -> None:
+    """The warning names the user's call, forward through solve_ivp and backward alike."""
+    solver = ct.Solver(blowup, "rk4", dt=0.01, max_steps=5, backend="cpu")
+    for call in (lambda: ct.solve_ivp(blowup, (0.0, 1.0), method="rk4", dt=0.01,
+                                      max_steps=5, backend="cpu", progress=False),
+                 lambda: solver.solve((1.0, 0.0), progress=False)):
+        with pytest.warns(RuntimeWarning, match="1 of 1 runs failed") as caught:
+            call()
+        assert caught[0].filename == __file__
+
+
 def test_max_steps_leaves_nan_not_zeros(blowup: ct.ODESystem) -> None:
     times = np.linspace(0.0, 1.0, 11)
     with pytest.warns(RuntimeWarning, match="2 of 2 runs failed: 2 MAX_STEPS"):

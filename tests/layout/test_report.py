@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,11 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 import cubie_trace as ct
+from cubie_trace.integrators.loop import build_loop
 from cubie_trace.layout import Layout, plan
+from cubie_trace.layout.layout import POOLS
 from cubie_trace.layout.plot import COLOURS
+from cubie_trace.systems import library
 from tests.layout.checks import system3
 
 
@@ -94,3 +98,59 @@ def test_plot_empty_layout() -> None:
     layout = plan(ct.trace(lambda x: ct.sum(x), ct.buffer(2)))
     fig = layout.plot()
     assert not [p for ax in fig.axes for p in ax.patches]
+
+
+@pytest.fixture(scope="module")
+def loop_layout() -> Layout:
+    """The integration loop of tsit5 on Lorenz with dense output to 11 saves."""
+    lorenz = library.lorenz()
+    solver = ct.Solver(lorenz, "tsit5", backend="cpu")
+    return plan(build_loop(lorenz, solver.spec(11)), scratch_in_outputs=False)
+
+
+def test_loop_buffers_are_named_for_what_they_hold(loop_layout: Layout) -> None:
+    """Stage derivatives, stage inputs, the solution, FSAL state, the saves and the starting
+    step's evaluations carry names; no buffer in a pool is left with a generated one."""
+    stored_names = {p.name for p in loop_layout.placements.values()
+                    if p.root is None and p.location in POOLS}
+    bases = {re.sub(r"_\d+$", "", name) for name in stored_names}
+    assert {"k2", "k3", "k4", "k5", "k6", "k7", "stage_y", "y_new", "fsal_k", "f0",
+            "scale"} <= bases
+    assert {"ys", "y"} <= {re.sub(r"_\d+$", "", p.name)
+                           for p in loop_layout.placements.values()}
+    assert not [name for name in stored_names if re.fullmatch("[a-z]{1,2}", name)]
+
+
+@pytest.mark.parametrize("which", ["heun", "loop"])
+def test_reserved_curve_covers_every_live_buffer(heun_layout: Layout, loop_layout: Layout,
+                                                 which: str) -> None:
+    """At each position the curve counts at least the elements its live buffers occupy,
+    at most the pool, and peaks at the lower bound."""
+    layout = heun_layout if which == "heun" else loop_layout
+    assert set(layout.reserved) == set(layout.pools)
+    for region, curve in layout.reserved.items():
+        assert curve.shape == (layout.length + 1,)
+        used = np.zeros((layout.length + 1, layout.pools[region]), dtype=bool)
+        for p in layout.placements.values():
+            if p.region == region and p.root is None:
+                used[p.interval[0]:p.interval[1] + 1, p.offset:p.offset + p.size] = True
+        assert np.all(curve >= used.sum(axis=1))
+        assert np.all(curve <= layout.pools[region])
+        assert curve.max() == layout.lower_bounds[region]
+
+
+def test_plot_shows_the_curve_and_the_step(heun_layout: Layout, loop_layout: Layout) -> None:
+    fig = loop_layout.plot()
+    top = fig.axes[0]
+    assert top.get_ylabel() == "live elements"
+    (curve,) = [line for line in top.lines if line.get_label() == "local float"]
+    np.testing.assert_array_equal(curve.get_ydata(), loop_layout.reserved[("local", "float")])
+    span = loop_layout.step_span
+    assert span is not None and 0 < span[0] < span[1] <= loop_layout.length
+    for ax in fig.axes:
+        marks = sorted(line.get_xdata()[0] for line in ax.lines
+                       if line.get_linestyle() == "-.")
+        assert marks == list(span)
+    assert heun_layout.step_span is None
+    assert not [line for ax in heun_layout.plot().axes for line in ax.lines
+                if line.get_linestyle() == "-."]
