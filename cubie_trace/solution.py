@@ -24,7 +24,8 @@ class Solution:
     each run stopped (`t_final`, `y_final`), per-run `status` codes, `stats` counters
     (accepted and rejected steps, then the loop's counters: Newton and Krylov iterations
     and whatever the step reports), and `info` on the run (backend, method, tolerances,
-    timings). Saves a run did not reach are NaN."""
+    timings), with the system's `units` and `descriptions` by name. Saves a run did not
+    reach are NaN."""
 
     t: np.ndarray
     y: np.ndarray | None
@@ -44,6 +45,8 @@ class Solution:
     summarised_states: tuple[str, ...] = ()
     window: int = 1
     info: dict[str, Any] = attrs.field(factory=dict)
+    units: dict[str, str] = attrs.field(factory=dict)
+    descriptions: dict[str, str] = attrs.field(factory=dict)
 
     @property
     def ok(self) -> np.ndarray:
@@ -98,6 +101,8 @@ class Solution:
                    observable_names=chosen(obs, spec.saved_observables) if obs else (),
                    summaries=out.get("summaries"),
                    summarised_states=chosen(names, spec.summarised), window=window,
+                   units=dict(getattr(system, "units", {})),
+                   descriptions=dict(getattr(system, "descriptions", {})),
                    info=info)
 
     @property
@@ -141,7 +146,8 @@ class Solution:
         Each swept parameter or initial value is a level of the `run` index, so
         `ds.sel(mu=2.0)` picks runs and, for `grid="product"`, `ds.unstack("run")` gives
         one dimension per swept name; summary windows carry their first and last save
-        time."""
+        time, and a dimension of names its names' units and descriptions where the system
+        gives any (`state_units`, `parameter_description`, ...)."""
         try:
             import pandas as pd
             import xarray as xr
@@ -177,6 +183,11 @@ class Solution:
             start, end = self.window_times
             coords["window_start"] = (("window",), start)
             coords["window_end"] = (("window",), end)
+        for dim in [d for d in coords if d in ("state", "parameter", "observable")
+                    or d.endswith("_state")]:
+            for what, table in (("units", self.units), ("description", self.descriptions)):
+                if any(name in table for name in coords[dim]):
+                    coords[f"{dim}_{what}"] = ((dim,), [table.get(n, "") for n in coords[dim]])
         ds = xr.Dataset(data, coords=coords, attrs={k: str(v) for k, v in self.info.items()})
         if not self.swept:
             return ds.assign_coords(run=np.arange(self.n_runs))
@@ -228,13 +239,17 @@ class Solution:
                 label = self.run_label(int(r)) + ("" if panels or len(names) == 1
                                                   else f": {name}")
                 target.plot(self.t, series[name][r], label=label)
-            target.set_ylabel(name)
+            target.set_ylabel(self._axis_label(name))
         for target in axes[-len(names):] if panels else axes:
             target.set_xlabel("t")
         if not panels:
-            axes[0].set_ylabel(", ".join(names))
+            axes[0].set_ylabel(", ".join(self._axis_label(n) for n in names))
         axes[0].legend(fontsize="small", ncol=2 if len(picked) > 3 else 1)
         return fig
+
+    def _axis_label(self, name: str) -> str:
+        """`name`, with its unit where the system gives one ("V [mV]")."""
+        return f"{name} [{self.units[name]}]" if self.units.get(name) else name
 
 
 def _outside_package() -> int:

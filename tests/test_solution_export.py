@@ -23,7 +23,9 @@ def grid() -> ct.Solution:
     system = ct.ODESystem.from_equations(["dx = b - a*x", "dv = -v"],
                                          states={"x": 1.0, "v": 1.0},
                                          parameters={"a": 1.0, "b": 0.0},
-                                         observables=["e = x*x"], name="relax")
+                                         observables=["e = x*x"], name="relax",
+                                         units={"x": "mV", "a": "1/s", "e": "mV^2"},
+                                         descriptions={"x": "membrane potential"})
     solver = ct.Solver(system, "dopri5", rtol=1e-10, atol=1e-12, backend="cpu",
                        summaries=["mean", "max"], summarise_every=1.0)
     return solver.solve(SPAN, parameters={"a": A_VALUES, "b": B_VALUES}, grid="product",
@@ -79,7 +81,7 @@ def test_plot_labels_runs_by_swept_values(grid: ct.Solution) -> None:
     assert [line.get_label() for line in lines] == [f"a = {a:.4g}, b = 3" for a in A_VALUES]
     np.testing.assert_allclose(lines[2].get_ydata(), relaxation(grid.t, 2.0, 3.0),
                                rtol=1e-8, atol=1e-10)
-    assert fig.axes[0].get_ylabel() == "x"
+    assert fig.axes[0].get_ylabel() == "x [mV]"
     assert len(grid.plot().axes[0].lines) == 5 * 2  # first five runs, both states
 
 
@@ -106,3 +108,18 @@ def test_many_variables_get_one_panel_each() -> None:
     assert [ax.get_ylabel() for ax in visible] == list(names)
     np.testing.assert_array_equal(visible[39].lines[1].get_ydata(), y[1, :, 39])
     assert visible[0].lines[0].get_label() == "run 0"
+
+
+def test_units_and_descriptions_travel_with_the_names(grid: ct.Solution) -> None:
+    ds = grid.to_xarray()
+    assert list(ds["state_units"].values) == ["mV", ""]
+    assert list(ds["state_description"].values) == ["membrane potential", ""]
+    assert list(ds["parameter_units"].values) == ["1/s", ""]
+    assert list(ds["observable_units"].values) == ["mV^2"]
+    assert ds["y"].sel(state="x")["state_units"].item() == "mV"
+    fig = grid.plot(variables=["x", "e"], runs=[0])
+    assert [ax.get_ylabel() for ax in fig.axes] == ["x [mV], e [mV^2]"]
+    with pytest.raises(ValueError, match=r"units: unknown names \['q'\]"):
+        ct.ODESystem.from_equations(["dx = -x"], states={"x": 1.0}, units={"q": "m"})
+    with pytest.raises(TypeError, match="descriptions.*strings"):
+        ct.ODESystem.from_equations(["dx = -x"], states={"x": 1.0}, descriptions={"x": 1})

@@ -19,10 +19,11 @@ from cubie_trace.integrators.implicit_methods import IMPLICIT_METHODS
 from cubie_trace.integrators.mass import refuse_mass
 from cubie_trace.integrators.rosenbrock_step import rosenbrock_step
 from cubie_trace.integrators.tableaus import ERK_TABLEAUS
+from cubie_trace.integrators.vern7_dense import vern7_dense
 
 ALIASES = {"dopri54": ("rk45", "ode45", "dopri5"), "bs32": ("rk23", "ode23")}
 # continuous extensions that are not polynomials in the tableau's own stages
-EXTENSIONS = {"dop853": dop853_dense}
+EXTENSIONS = {"dop853": dop853_dense, "vern7": vern7_dense}
 
 
 def _erk(name: str, system: Any) -> Step:

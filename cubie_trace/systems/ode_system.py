@@ -45,9 +45,11 @@ class ODESystem:
                  parameters: Values | None = None, constants: Values | None = None,
                  observables: Observables | None = None,
                  drivers: Mapping[str, Any] | None = None, name: str = "system",
-                 mass: Any = None) -> None:
+                 mass: Any = None, units: Mapping[str, str] | None = None,
+                 descriptions: Mapping[str, str] | None = None) -> None:
         """Build from SymPy expressions (or expression strings) per state; symbols are
-        matched to the declared names by name."""
+        matched to the declared names by name. `units` and `descriptions` map names of
+        states, parameters, observables and drivers to text that results carry."""
         initial = finite_values("state", states)
         defaults = finite_values("parameter", parameters)
         fixed = finite_values("constant", constants)
@@ -88,13 +90,19 @@ class ODESystem:
         self.definitions = Functions(self._symbols, self.derivatives,
                                      self.observable_expressions, self.mass)
         self.functions = self.definitions.names
+        declared = (*self.state_names, *self.parameter_names, *self.observable_names,
+                    *self.driver_set.names)
+        self.units = _labels("units", units, declared)
+        self.descriptions = _labels("descriptions", descriptions, declared)
 
     @classmethod
     def from_equations(cls, equations: Sequence[str] | str, states: Values,
                        parameters: Values | None = None, constants: Values | None = None,
                        observables: Observables | None = None,
                        drivers: Mapping[str, Any] | None = None, name: str = "system",
-                       strict: bool = True, mass: Any = None) -> ODESystem:
+                       strict: bool = True, mass: Any = None,
+                       units: Mapping[str, str] | None = None,
+                       descriptions: Mapping[str, str] | None = None) -> ODESystem:
         """Build from lines like `"dx = sigma*(y - x)"` (a list or one multi-line string;
         blank lines and `#` comments ignored). Other assignments (`"a = x*y"`) are
         auxiliaries, inlined where used after them. With `strict=False` an undeclared
@@ -103,14 +111,16 @@ class ODESystem:
         derivatives, auxiliaries = parse_equations(equations, list(states), table)
         observed = parse_observables(observables, table, auxiliaries)
         return cls(derivatives, states, _with_inferred(parameters, table), constants,
-                   observed, drivers, name, mass)
+                   observed, drivers, name, mass, units, descriptions)
 
     @classmethod
     def from_function(cls, f: Callable[..., Any], states: Values,
                       parameters: Values | None = None, constants: Values | None = None,
                       observables: Observables | None = None,
                       drivers: Mapping[str, Any] | None = None, name: str = "system",
-                      strict: bool = True, mass: Any = None) -> ODESystem:
+                      strict: bool = True, mass: Any = None,
+                      units: Mapping[str, str] | None = None,
+                      descriptions: Mapping[str, str] | None = None) -> ODESystem:
         """Build from `f(t, y, p)` or `f(t, y, p, d)` (see
         `cubie_trace.systems.pyfunction`), returning the derivatives in state order or
         by name. With `strict=False` an undeclared `p.name` warns and becomes a
@@ -121,7 +131,7 @@ class ODESystem:
         derivatives = call_function(f, list(states), per_run, drivers_names, table)
         observed = parse_observables(observables, table, {})
         return cls(derivatives, states, _with_inferred(parameters, table), constants,
-                   observed, drivers, name, mass)
+                   observed, drivers, name, mass, units, descriptions)
 
     def reversed_in_time(self) -> ODESystem:
         """This system in reversed time s = -t: M(-s) dy/ds = -f(-s, y), observables at
@@ -137,7 +147,8 @@ class ODESystem:
             observables={name: expr.xreplace(flip) for name, expr in
                          zip(self.observable_names, self.observable_expressions)},
             drivers={dr.name: mirrored(dr) for dr in self.driver_set.drivers},
-            name=f"{self.name}_reversed", mass=self.mass.xreplace(flip))
+            name=f"{self.name}_reversed", mass=self.mass.xreplace(flip), units=self.units,
+            descriptions=self.descriptions)
 
     @property
     def n_states(self) -> int:
@@ -246,3 +257,17 @@ def _table(states: Values, parameters: Values | None, constants: Values | None,
 
 def _with_inferred(parameters: Values | None, table: SymbolTable) -> dict[str, Any]:
     return {**(parameters or {}), **dict.fromkeys(table.inferred, 1.0)}
+
+
+def _labels(what: str, given: Mapping[str, str] | None,
+            declared: Sequence[str]) -> dict[str, str]:
+    """`given` checked: text per declared name."""
+    out = dict(given or {})
+    unknown = sorted(set(out) - set(declared))
+    if unknown:
+        raise ValueError(f"{what}: unknown names {unknown}; the system declares "
+                         f"{list(declared)}")
+    bad = [k for k, v in out.items() if not isinstance(v, str)]
+    if bad:
+        raise TypeError(f"{what}: the entries for {bad} must be strings")
+    return out
