@@ -80,6 +80,6 @@ def _interpolate(coeffs: tuple, y: Any, y_new: Any, dt: Any, theta: Any) -> Any:
     return y + acc
 
 
-def dop853_dense(fn: Any) -> Dense:
-    """DOP853's extension, for its step function `fn` returning the 12 stages."""
-    return Dense(fn, _interpolate, 7, prepare=_prepare, n_prepared=7)
+def dop853_dense(returning: Any) -> Dense:
+    """DOP853's extension, over its step function returning all 12 stages."""
+    return Dense(returning(range(12)), _interpolate, 7, prepare=_prepare, n_prepared=7)

@@ -98,11 +98,12 @@ def _interpolant(tab: ButcherTableau) -> Callable[..., Any]:
 
 def erk_step(tab: ButcherTableau, extension: Callable[[Callable], Dense] | None = None) -> Step:
     """The ERK step of `tab`, with the continuous extension of its dense coefficients or
-    the one `extension(step function returning every stage)` builds."""
+    the one `extension(returning)` builds, `returning(stages)` being the step function
+    that also returns those stage derivatives (0-based)."""
     init = _fsal_init if tab.fsal else None
     dense = None
     if extension is not None:
-        dense = extension(_stage_function(tab, list(range(tab.stages))))
+        dense = extension(lambda stages: _stage_function(tab, list(stages)))
     elif tab.dense is not None:
         dense = Dense(_stage_function(tab, _weighed(tab)), _interpolant(tab), tab.dense_order)
     return Step(_stage_function(tab), tab.order, tab.error_order,

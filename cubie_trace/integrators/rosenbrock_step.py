@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from cubie_trace.core import ops as ct
-from cubie_trace.core.step import OK, Step
+from cubie_trace.core.step import OK, Dense, Step
 from cubie_trace.integrators.rosenbrock import RosenbrockTableau
 from cubie_trace.solvers import SparseLU, linear_solve
 
@@ -175,7 +175,9 @@ def _axpy(acc: Any, coeff: float, x: Any) -> Any:
 
 
 def _stage_function(tab: RosenbrockTableau, solver: DenseSolver | KrylovSolver,
-                    mass: np.ndarray, ft_kind: str) -> Callable[..., Any]:
+                    mass: np.ndarray, ft_kind: str,
+                    returned: list[int] | None = None) -> Callable[..., Any]:
+    """The step of `tab`; with `returned`, it also returns those stages' U_i."""
     s, a, coupling, gamma = tab.stages, tab.a, tab.coupling, tab.gamma
     e = tab.error_weights
     uses_ft = ft_kind != "none" and any(di != 0.0 for di in tab.d)
@@ -218,9 +220,34 @@ def _stage_function(tab: RosenbrockTableau, solver: DenseSolver | KrylovSolver,
             if e is not None and e[i] != 0.0:
                 err = _axpy(err, e[i], u[i])
         y_new = y if increment is None else y + increment
-        return y_new, err, state, OK if status is None else status
+        status = OK if status is None else status
+        if returned is not None:
+            return y_new, err, state, status, tuple(u[i] for i in returned)
+        return y_new, err, state, status
 
     return fn
+
+
+def _weighed(tab: RosenbrockTableau) -> list[int]:
+    """The stages with a non-zero dense polynomial."""
+    assert tab.dense is not None
+    return [i for i, row in enumerate(tab.dense) if any(c != 0.0 for c in row)]
+
+
+def _interpolant(tab: RosenbrockTableau) -> Callable[..., Any]:
+    """y(t + theta dt) = y + sum_i b_i(theta) U_i, each b_i a polynomial in theta."""
+    rows = [tab.dense[i] for i in _weighed(tab)]  # type: ignore[index]
+
+    def interpolate(u: tuple, y: Any, y_new: Any, dt: Any, theta: Any) -> Any:
+        out = y
+        for row, u_i in zip(rows, u):
+            weight = 0.0
+            for coeff in reversed(row):  # Horner in theta: sum_j row[j] theta^(j+1)
+                weight = (weight + coeff) * theta
+            out = out + weight * u_i
+        return ct.hint(out, "y_dense")
+
+    return interpolate
 
 
 def rosenbrock_step(tab: RosenbrockTableau, system: Any, jacobian: str | None = None,
@@ -239,6 +266,10 @@ def rosenbrock_step(tab: RosenbrockTableau, system: Any, jacobian: str | None = 
     solver = _solver(system, mass, jacobian, linear)
     ft_kind = time_dependence(system)
     kind = "dense" if isinstance(solver, DenseSolver) else "matrix-free"
+    dense = None
+    if tab.dense is not None:
+        dense = Dense(_stage_function(tab, solver, mass, ft_kind, _weighed(tab)),
+                      _interpolant(tab), tab.dense_order)  # type: ignore[arg-type]
     return Step(_stage_function(tab, solver, mass, ft_kind), tab.order, tab.error_order,
                 {}, tab.name, implicit=True,
-                meta={"tableau": tab.name, "jacobian": kind, "dfdt": ft_kind})
+                meta={"tableau": tab.name, "jacobian": kind, "dfdt": ft_kind}, dense=dense)

@@ -97,8 +97,11 @@ def _stage_sum(dt: Any, weights: dict[int, float], k: dict[int, Any]) -> Any:
     return total
 
 
+MAIN_STAGES = (1, 4, 5, 6, 7, 8, 9)  # the step's stages the extension reads
+
+
 def _prepare(f: Any, t: Any, dt: Any, y: Any, y_new: Any, stages: tuple) -> tuple:
-    k = dict(enumerate(stages, start=1))
+    k = dict(zip(MAIN_STAGES, stages))
     k[11] = f(t + dt, y_new)
     for stage, (c, row) in enumerate(zip(C_EXTRA, A_EXTRA), start=12):
         k[stage] = f(t + c * dt, y + _stage_sum(dt, dict(enumerate(row, start=1)), k))
@@ -113,6 +116,7 @@ def _interpolate(coeffs: tuple, y: Any, y_new: Any, dt: Any, theta: Any) -> Any:
     return y + acc
 
 
-def vern7_dense(fn: Any) -> Dense:
-    """Vern7's extension, for its step function `fn` returning the 10 stages."""
-    return Dense(fn, _interpolate, ORDER, prepare=_prepare, n_prepared=ORDER)
+def vern7_dense(returning: Any) -> Dense:
+    """Vern7's extension, over its step function returning the stages it reads."""
+    return Dense(returning([i - 1 for i in MAIN_STAGES]), _interpolate, ORDER,
+                 prepare=_prepare, n_prepared=ORDER)

@@ -42,10 +42,6 @@ def interpreted(system: Any, method: str, ts: np.ndarray, mode: str = "dense",
                                               system.default_parameters, 0.0, ts, options))
 
 
-# (method, the extension it uses)
-EXTENSIONS = [("tsit5", "own"), ("dopri54", "own"), ("bs32", "own"), ("dop853", "own"),
-              ("heun", "hermite"), ("l_stable_dirk_3", "hermite")]
-
 
 def one_step(system: Any, method: str, t: float, dt: float, thetas: np.ndarray) -> tuple:
     """(the interpolant at t + theta*dt, the step's error estimate) of one step from the
@@ -71,7 +67,8 @@ def one_step(system: Any, method: str, t: float, dt: float, thetas: np.ndarray) 
 THIRD_ORDER = pytest.mark.xfail(strict=True, reason="the cubic Hermite fallback is third "
                                 "order: below these methods' own accuracy")
 EXTENSIONS = [("tsit5", "own"), ("dopri54", "own"), ("bs32", "own"), ("dop853", "own"),
-              ("heun", "hermite"), ("vern7", "own"),
+              ("heun", "hermite"), ("vern7", "own"), ("rosenbrock23", "own"),
+              ("rodas3p", "own"), ("rodas4", "own"), ("rodas4p", "own"), ("rodas5p", "own"),
               pytest.param("l_stable_dirk_3", "hermite", marks=THIRD_ORDER)]
 
 
@@ -81,7 +78,7 @@ def test_interpolant_error_within_the_steps_own(exact_system: ct.ODESystem, meth
                                                 kind: str, dt: float) -> None:
     """Inside one step from the exact solution, the continuous extension is within 10x
     of the step's own error estimate of the exact solution, and exact at both ends."""
-    assert (get_method(method).dense is not None) == (kind == "own")
+    assert (get_method(method, exact_system).dense is not None) == (kind == "own")
     t = 0.4
     thetas = np.linspace(0.0, 1.0, 9)
     values, estimate = one_step(exact_system, method, t, dt, thetas)
@@ -136,10 +133,11 @@ def test_more_saves_than_max_steps(exact_system: ct.ODESystem) -> None:
     assert int(land["status"]) == int(ct.Status.MAX_STEPS)
 
 
-@pytest.mark.parametrize("method", ["tsit5", "dop853", "vern7"])
+@pytest.mark.parametrize("method", ["tsit5", "dop853", "vern7", "rodas5p", "cash_karp"])
 def test_compiled_dense_output_matches_scipy(method: str) -> None:
-    """The compiled CPU kernel's dense saves (own extension, DOP853's extra stages under
-    a branch, Hermite) at irregular times against scipy."""
+    """The compiled CPU kernel's dense saves (own extension; DOP853's and Vern7's extra
+    stages under a branch; Rosenbrock stages; Hermite for Cash-Karp) at irregular times
+    against scipy."""
     lorenz = library.lorenz()
     rho = [14.0, 28.0]
     times = np.sort(np.random.default_rng(3).uniform(0.0, 1.0, 50))
@@ -147,5 +145,5 @@ def test_compiled_dense_output_matches_scipy(method: str) -> None:
                        rtol=1e-10, atol=1e-10, save_at=times, backend="cpu", progress=False)
     assert np.all(sol.ok)
     ref = lorenz_reference(times, rho)
-    tol = 1e-3 if method == "vern7" else 1e-6  # Hermite is third order
+    tol = 1e-3 if method == "cash_karp" else 1e-6  # Hermite is third order
     np.testing.assert_allclose(sol.y, ref, rtol=0, atol=tol * np.abs(ref).max())
