@@ -206,7 +206,7 @@ class Solver:
         summaries = Summaries(self.summaries, window, n_saves) if self.summaries else None
         if self.save is None:
             return LoopSpec(self.step, self.controller, n_saves, summaries, self.save_mode,
-                            (), ())
+                            (), (), precision=self.precision)
         names, obs = self.system.state_names, tuple(getattr(self.system, "observable_names", ()))
         states = _names("states", [s for s in self.save if s in names], names)
         observed = _names("observables", [s for s in self.save if s in obs], obs)
@@ -214,7 +214,7 @@ class Solver:
         return LoopSpec(self.step, self.controller, n_saves, summaries, self.save_mode,
                         None if states == every else states,
                         None if observed == tuple(range(len(obs))) else observed,
-                        None if states in (every, ()) else states)
+                        None if states in (every, ()) else states, precision=self.precision)
 
     def compiled(self, n_saves: int = 1, window: int = 1) -> tuple[Program, Layout, Any]:
         """(program, layout, lowered) for `n_saves` save times, built and compiled once."""

@@ -11,7 +11,10 @@ The loop takes steps, accepts or rejects them by the controller, records states
 rejected steps and stops with a status code. With `save_mode="dense"` a save time
 inside a step is served by the step's continuous extension (its own, or a cubic
 Hermite from the step's end points), so saves do not shorten steps; with "land"
-each save time ends a step.
+each save time ends a step. Time is summed with compensation (Kahan), and a step
+that ends within `LANDING` of the remaining distance, or within `ULPS` roundoff of
+the target's magnitude in the loop's precision, lands on the target: fixed steps
+of dt to t_end take ceil(t_end / dt) steps in float32 as in float64.
 
 A step whose status is retryable (`cubie_trace.core.step.RETRYABLE`) is
 rejected and tried again with `controller.retry_factor` times its dt; one
@@ -43,7 +46,9 @@ from cubie_trace.core.values import buffer, scalar
 from cubie_trace.integrators.controllers import Controller
 from cubie_trace.integrators.summaries import Summaries
 
-LANDING = 1e-9  # a step within this relative distance of a save time lands on it
+LANDING = 1e-9  # a step within this relative distance of a save time lands on it...
+ULPS = 4.0  # ... or within this many units of roundoff of the save time's magnitude
+EPSILON = {"float32": float(np.finfo(np.float32).eps), "float64": float(np.finfo(np.float64).eps)}
 INF = float("inf")
 NAN = float("nan")
 SOLVER_COUNTERS = ("newton_iterations", "krylov_iterations")  # every loop carries these
@@ -79,7 +84,8 @@ class RunOptions:
 class LoopSpec:
     """What is compiled into the loop: the step, the controller, the number of saves,
     the summaries, how saves are served, which states and observables are saved
-    (indices; None: all; (): none, and no such output) and which states summarised."""
+    (indices; None: all; (): none, and no such output), which states summarised and
+    the precision it is lowered for (its roundoff sets the landing tolerance)."""
 
     step: Step
     controller: Controller
@@ -89,6 +95,7 @@ class LoopSpec:
     saved_states: tuple[int, ...] | None = None
     saved_observables: tuple[int, ...] | None = None
     summarised: tuple[int, ...] | None = None
+    precision: str = "float64"
 
     def __attrs_post_init__(self) -> None:
         if self.save_mode not in SAVE_MODES:
@@ -172,6 +179,8 @@ def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
     if system.n_driver_coefficients:
         context.append(buffer(system.n_driver_coefficients))
     names = counter_names(step, system, context)
+    eps = EPSILON[spec.precision]
+    landing, slack = max(LANDING, ULPS * eps), ULPS * eps
 
     def integrate(y0: Any, *args: Any) -> Any:
         *ctx, t0, ts, rtol, atol, first_step, dt_min, dt_max, max_steps = args
@@ -211,7 +220,8 @@ def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
 
         carry: dict[str, Any] = {
             "t": t0, "dt": dt0, "y": y0, "state": step.initial_state(f, t0, y0),
-            "isave": 0, "accepted": 0, "rejected": 0, "status": int(Status.OK),
+            "t_error": 0.0, "isave": 0, "accepted": 0, "rejected": 0,
+            "status": int(Status.OK),
             "history": ctrl.initial_history(dt0), "counters": dict.fromkeys(names, 0)}
         if n_saved:
             carry["ys"] = ops.hint(ops.full((n_saves, n_saved), NAN), "ys")
@@ -232,8 +242,9 @@ def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
             target = t_last if dense else ts[ops.minimum(c["isave"], n_saves - 1)]
             if not ctrl.adaptive:
                 target = ops.minimum(target, c["goal"])
-            remaining = target - t
-            hit = dt * (1.0 + LANDING) >= remaining
+            # t is summed with compensation (Kahan): t_error is what its rounding lost
+            remaining = (target - t) - c["t_error"]
+            hit = dt * (1.0 + landing) + slack * ops.abs(target) >= remaining
             dt_try = ops.where(hit, remaining, dt)
             with counters.collect() as counted:
                 if extension is not None:
@@ -261,7 +272,11 @@ def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
                                       ops.where(hit, INF, c["goal"]))
             dt_next = ops.where(retry, ctrl.retry(dt_try), dt_next)
             ok = ops.logical_and(accept & finite, ops.logical_not(failed))
-            t_new = ops.where(hit, target, t + dt_try)
+            increment = dt_try + c["t_error"]
+            summed = t + increment
+            t_new = ops.where(hit, target, summed)
+            c["t_error"] = ops.where(ok, ops.where(hit, 0.0, increment - (summed - t)),
+                                     c["t_error"])
             c["t"] = ops.where(ok, t_new, t)
             c["y"] = ops.where(ok, y_new, y)
             c["state"] = {key: ops.where(ok, state_new[key], value)

@@ -126,6 +126,22 @@ def test_exact_multiples_do_not_add_steps(decay: ct.ODESystem) -> None:
     np.testing.assert_allclose(out["y"][:, 0], [1.0, 0.9 ** 5, 0.9 ** 10], rtol=1e-13)
 
 
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+@pytest.mark.parametrize(("dt", "t_end"), [(1e-3, 1.0), (2.5e-4, 10.0), (3e-3, 1.0)])
+def test_fixed_step_counts_in_each_precision(decay: ct.ODESystem, precision: str,
+                                             dt: float, t_end: float) -> None:
+    """RK4 takes ceil(t_end / dt) steps in float32 as in float64: t is summed with
+    compensation (plain float32 sums drift by ten steps over 40,000) and lands on the
+    save times within the precision's roundoff. x = exp(-t) checks the steps taken."""
+    sol = ct.solve_ivp(decay, (0.0, t_end), method="rk4", dt=dt, precision=precision,
+                       save_every=t_end / 4, backend="cpu", progress=False)
+    assert int(sol.stats["accepted"][0]) == int(np.ceil(t_end / dt - 1e-9))
+    np.testing.assert_array_equal(sol.t_final, t_end)
+    np.testing.assert_allclose(sol.t, np.linspace(0.0, t_end, 5), rtol=1e-7)
+    tol = 1e-5 if precision == "float32" else 1e-10
+    np.testing.assert_allclose(sol.y[0, :, 0], np.exp(-sol.t), rtol=tol)
+
+
 def test_max_steps_only_when_unfinished(decay: ct.ODESystem) -> None:
     spec = LoopSpec(get_method("euler"), Controller("fixed"), 1)
     done = run_loop(decay, spec, 0.0, [1.0], RunOptions(first_step=0.25, max_steps=4))
