@@ -17,9 +17,10 @@ from typing import Any
 import attrs
 import numpy as np
 
-from cubie_trace.batch import Batch, build_batch, save_times
+from cubie_trace.batch import build_batch, save_times
 from cubie_trace.core.program import Program
 from cubie_trace.core.step import Step, get_method, method_options
+from cubie_trace.core.values import epsilon
 from cubie_trace.integrators import refuse_mass
 from cubie_trace.integrators.controllers import KINDS, Controller
 from cubie_trace.integrators.loop import LoopSpec, RunOptions, build_loop
@@ -28,6 +29,7 @@ from cubie_trace.integrators.summaries import (
     in_forward_time,
     reversed_time_request,
 )
+from cubie_trace.launches import run_in_pieces
 from cubie_trace.layout import Layout, plan
 from cubie_trace.solution import Solution
 from cubie_trace.systems.drivers import make_driver, mirrored
@@ -35,10 +37,6 @@ from lowering.targets import default_target
 
 BACKENDS = ("auto", "cpu", "cuda")
 PRECISIONS = ("float32", "float64")
-EPSILON = {"float32": float(np.finfo(np.float32).eps), "float64": float(np.finfo(float).eps)}
-CHUNK_BYTES = 1 << 28  # outputs of one sub-launch at most
-CHUNK_SECONDS = 1.0  # sub-launches are sized to take about this long
-FIRST_CHUNK = 1024  # runs in the first sub-launch, which times the rest
 
 
 def _positive(name: str, value: Any) -> float:
@@ -181,7 +179,7 @@ class Solver:
         return Solver(system, method, **arguments, _kernels=self._kernels)
 
     def _check_precision(self) -> None:
-        floor = EPSILON[self.precision]
+        floor = epsilon(self.precision)
         if np.min(self.options.rtol) < floor:
             warnings.warn(f"rtol {np.min(self.options.rtol):g} is below what {self.precision} "
                           f"resolves (about {floor:.1g}); steps will shrink to dt_min or the "
@@ -272,7 +270,7 @@ class Solver:
             if save_at is not None:
                 raise ValueError("give save_at or t_eval, not both")
             save_at = t_eval
-        if _backward(t_span):
+        if _runs_backward(t_span):
             return self._backward(t_span, y0, parameters, drivers, save_every, save_at, grid,
                                   progress, settling_time)
         started = time.perf_counter()
@@ -283,8 +281,8 @@ class Solver:
         program, layout, lowered, compile_s = self._compile(len(ts), window)
         context = [d] if self.system.n_driver_coefficients else []
         shared = (float(t_span[0]), ts, *self.options.values(self.system.n_states))
-        outputs, kernel_s, wall_s = self._launches(
-            lowered, batch, lambda lo, hi: (batch.y0[lo:hi], batch.parameters[lo:hi],
+        outputs, kernel_s, wall_s = run_in_pieces(
+            lowered, batch.n_runs, lambda lo, hi: (batch.y0[lo:hi], batch.parameters[lo:hi],
                                             *context, *shared), progress)
         transfer_s = max(wall_s - kernel_s, 0.0) if self.backend == "cuda" else 0.0
         sol = Solution.from_outputs(self, ts, window, batch, outputs, {
@@ -340,40 +338,6 @@ class Solver:
                              f"of save_every ({save_every})")
         return int(round(ratio))
 
-    def _launches(self, lowered: Any, batch: Batch, arguments: Any,
-                  progress: bool) -> tuple[dict, float, float]:
-        """Run the batch in sub-launches sized to about `CHUNK_SECONDS` each (so the
-        progress bar moves and Ctrl-C stops soon), writing into outputs allocated once."""
-        from tqdm.auto import tqdm
-
-        n_runs = batch.n_runs
-        bar = tqdm(total=n_runs, disable=not progress or n_runs < 2 * FIRST_CHUNK,
-                   desc="runs", unit="run")
-        outputs: dict | None = None
-        kernel_s = wall_s = 0.0
-        lo, size = 0, min(FIRST_CHUNK, n_runs)
-        try:
-            while lo < n_runs:
-                hi = min(lo + size, n_runs)
-                began = time.perf_counter()
-                if outputs is None:
-                    piece = lowered.run(*arguments(lo, hi))
-                    outputs = piece if hi == n_runs else _grown(piece, n_runs)
-                else:
-                    piece = lowered.run(*arguments(lo, hi), out=_rows(outputs, lo, hi))
-                took = time.perf_counter() - began
-                kernel_s += lowered.timings.get("kernel_s") or 0.0
-                wall_s += took
-                bar.update(hi - lo)
-                per_run = took / (hi - lo)
-                size = max(1, min(int(CHUNK_SECONDS / max(per_run, 1e-12)),
-                                  CHUNK_BYTES // max(_bytes_per_run(piece, hi - lo), 1)))
-                lo = hi
-        finally:
-            bar.close()
-        assert outputs is not None
-        return outputs, kernel_s, wall_s
-
     def _driver_coefficients(self, drivers: Mapping[str, Any] | None) -> np.ndarray | None:
         if not self.system.n_driver_coefficients:
             if drivers:
@@ -397,17 +361,7 @@ def _controller(step: Step, controller: str | Controller | None) -> Controller:
     return chosen
 
 
-def _leaves(tree: Any) -> list[np.ndarray]:
-    if isinstance(tree, dict):
-        return [leaf for key in sorted(tree) for leaf in _leaves(tree[key])]
-    return [np.asarray(tree)]
-
-
-def _bytes_per_run(piece: dict, runs: int) -> int:
-    return sum(leaf.nbytes for leaf in _leaves(piece)) // max(runs, 1)
-
-
-def _backward(t_span: Any) -> bool:
+def _runs_backward(t_span: Any) -> bool:
     """Whether `t_span` runs backward (t_end < t0); malformed spans are left to
     `save_times` to refuse."""
     try:
@@ -415,23 +369,6 @@ def _backward(t_span: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return t_end < t0
-
-
-def _grown(piece: Any, n_runs: int) -> Any:
-    """Arrays for the whole batch's outputs, the first sub-launch's `piece` in their first
-    rows (later sub-launches write into their own rows in place)."""
-    if isinstance(piece, dict):
-        return {key: _grown(value, n_runs) for key, value in piece.items()}
-    whole = np.empty((n_runs, *piece.shape[1:]), piece.dtype)
-    whole[:len(piece)] = piece
-    return whole
-
-
-def _rows(outputs: Any, lo: int, hi: int) -> Any:
-    """Rows lo:hi of every output array (views)."""
-    if isinstance(outputs, dict):
-        return {key: _rows(value, lo, hi) for key, value in outputs.items()}
-    return outputs[lo:hi]
 
 
 def _refuse(unknown: dict[str, Any]) -> None:

@@ -38,6 +38,11 @@ def itemsize(dtype: str, precision: str = "float64") -> int:
     return numpy_dtype(dtype, precision).itemsize
 
 
+def epsilon(precision: str) -> float:
+    """The machine epsilon of a working precision ("float32" or "float64")."""
+    return float(np.finfo(numpy_dtype("float", precision)).eps)
+
+
 @attrs.frozen
 class Aval:
     """The abstract value of a variable: its static shape and dtype."""

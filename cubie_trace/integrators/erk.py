@@ -27,6 +27,7 @@ from typing import Any
 from cubie_trace.core import ops as ct
 from cubie_trace.core.step import OK, Dense, Step
 from cubie_trace.integrators.butcher import ButcherTableau
+from cubie_trace.integrators.polynomial_dense import interpolant, weighed
 
 
 def _axpy(acc: Any, coeff: float, dt: Any, k: Any) -> Any:
@@ -75,27 +76,6 @@ def _stage_function(tab: ButcherTableau,
     return fn
 
 
-def _weighed(tab: ButcherTableau) -> list[int]:
-    """The stages with a non-zero dense polynomial."""
-    assert tab.dense is not None
-    return [i for i, row in enumerate(tab.dense) if any(c != 0.0 for c in row)]
-
-
-def _interpolant(tab: ButcherTableau) -> Callable[..., Any]:
-    rows = [tab.dense[i] for i in _weighed(tab)]  # type: ignore[index]
-
-    def interpolate(k: tuple, y: Any, y_new: Any, dt: Any, theta: Any) -> Any:
-        increment = None
-        for row, k_i in zip(rows, k):
-            weight = 0.0
-            for coeff in reversed(row):  # Horner in theta: sum_j row[j] theta^(j+1)
-                weight = (weight + coeff) * theta
-            increment = _axpy(increment, 1.0, dt * weight, k_i)
-        return ct.hint(y + increment, "y_dense")
-
-    return interpolate
-
-
 def erk_step(tab: ButcherTableau, extension: Callable[[Callable], Dense] | None = None) -> Step:
     """The ERK step of `tab`, with the continuous extension of its dense coefficients or
     the one `extension(returning)` builds, `returning(stages)` being the step function
@@ -105,7 +85,8 @@ def erk_step(tab: ButcherTableau, extension: Callable[[Callable], Dense] | None 
     if extension is not None:
         dense = extension(lambda stages: _stage_function(tab, list(stages)))
     elif tab.dense is not None:
-        dense = Dense(_stage_function(tab, _weighed(tab)), _interpolant(tab), tab.dense_order)
+        dense = Dense(_stage_function(tab, weighed(tab.dense)),
+                      interpolant(tab.dense, times_dt=True), tab.dense_order)
     return Step(_stage_function(tab), tab.order, tab.error_order,
                 {"fsal_k": "n"} if tab.fsal else {}, tab.name, init=init,
                 meta={"tableau": tab.name}, dense=dense)

@@ -42,13 +42,12 @@ from cubie_trace.core.program import Program
 from cubie_trace.core.step import Dense, Status, Step, is_retryable, resolve_state
 from cubie_trace.core.system import SystemCalls, SystemLike
 from cubie_trace.core.trace import trace
-from cubie_trace.core.values import buffer, scalar
+from cubie_trace.core.values import buffer, epsilon, scalar
 from cubie_trace.integrators.controllers import Controller
 from cubie_trace.integrators.summaries import Summaries
 
 LANDING = 1e-9  # a step within this relative distance of a save time lands on it...
 ULPS = 4.0  # ... or within this many units of roundoff of the save time's magnitude
-EPSILON = {"float32": float(np.finfo(np.float32).eps), "float64": float(np.finfo(np.float64).eps)}
 INF = float("inf")
 NAN = float("nan")
 SOLVER_COUNTERS = ("newton_iterations", "krylov_iterations")  # every loop carries these
@@ -179,7 +178,7 @@ def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
     if system.n_driver_coefficients:
         context.append(buffer(system.n_driver_coefficients))
     names = counter_names(step, system, context)
-    eps = EPSILON[spec.precision]
+    eps = epsilon(spec.precision)
     landing, slack = max(LANDING, ULPS * eps), ULPS * eps
 
     def integrate(y0: Any, *args: Any) -> Any:

@@ -38,6 +38,7 @@ import numpy as np
 
 from cubie_trace.core import ops as ct
 from cubie_trace.core.step import OK, Dense, Step
+from cubie_trace.integrators.polynomial_dense import interpolant, weighed
 from cubie_trace.integrators.rosenbrock import RosenbrockTableau
 from cubie_trace.solvers import SparseLU, linear_solve
 
@@ -228,28 +229,6 @@ def _stage_function(tab: RosenbrockTableau, solver: DenseSolver | KrylovSolver,
     return fn
 
 
-def _weighed(tab: RosenbrockTableau) -> list[int]:
-    """The stages with a non-zero dense polynomial."""
-    assert tab.dense is not None
-    return [i for i, row in enumerate(tab.dense) if any(c != 0.0 for c in row)]
-
-
-def _interpolant(tab: RosenbrockTableau) -> Callable[..., Any]:
-    """y(t + theta dt) = y + sum_i b_i(theta) U_i, each b_i a polynomial in theta."""
-    rows = [tab.dense[i] for i in _weighed(tab)]  # type: ignore[index]
-
-    def interpolate(u: tuple, y: Any, y_new: Any, dt: Any, theta: Any) -> Any:
-        out = y
-        for row, u_i in zip(rows, u):
-            weight = 0.0
-            for coeff in reversed(row):  # Horner in theta: sum_j row[j] theta^(j+1)
-                weight = (weight + coeff) * theta
-            out = out + weight * u_i
-        return ct.hint(out, "y_dense")
-
-    return interpolate
-
-
 def rosenbrock_step(tab: RosenbrockTableau, system: Any, jacobian: str | None = None,
                     linear: dict[str, Any] | None = None,
                     newton: dict[str, Any] | None = None) -> Step:
@@ -268,8 +247,9 @@ def rosenbrock_step(tab: RosenbrockTableau, system: Any, jacobian: str | None = 
     kind = "dense" if isinstance(solver, DenseSolver) else "matrix-free"
     dense = None
     if tab.dense is not None:
-        dense = Dense(_stage_function(tab, solver, mass, ft_kind, _weighed(tab)),
-                      _interpolant(tab), tab.dense_order)  # type: ignore[arg-type]
+        dense = Dense(_stage_function(tab, solver, mass, ft_kind, weighed(tab.dense)),
+                      interpolant(tab.dense, times_dt=False),
+                      tab.dense_order)  # type: ignore[arg-type]
     return Step(_stage_function(tab, solver, mass, ft_kind), tab.order, tab.error_order,
                 {}, tab.name, implicit=True,
                 meta={"tableau": tab.name, "jacobian": kind, "dfdt": ft_kind}, dense=dense)
