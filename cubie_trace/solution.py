@@ -15,6 +15,9 @@ import numpy as np
 from cubie_trace.batch import Batch
 from cubie_trace.core.step import Status
 
+# the fields holding a batch's results: Dask arrays after a solve on a cluster
+RESULTS = ("y", "status", "stats", "t_final", "y_final", "observables", "summaries")
+
 
 @attrs.frozen
 class Solution:
@@ -47,6 +50,52 @@ class Solution:
     info: dict[str, Any] = attrs.field(factory=dict)
     units: dict[str, str] = attrs.field(factory=dict)
     descriptions: dict[str, str] = attrs.field(factory=dict)
+
+    @property
+    def lazy(self) -> bool:
+        """Whether the results are Dask arrays not computed here (a solve on a cluster)."""
+        return hasattr(self.status, "__dask_graph__")
+
+    def compute(self, **kwargs: Any) -> Solution:
+        """This Solution with its Dask arrays computed, all in one pass so each chunk of
+        runs is solved once, and its failures warned of; `kwargs` go to `dask.compute`.
+        A Solution already in memory is returned as it is."""
+        if not self.lazy:
+            return self
+        import dask
+
+        (results,) = dask.compute(self._results(), **kwargs)
+        solution = attrs.evolve(self, **results)
+        solution.warn_failures()
+        return solution
+
+    def persist(self, **kwargs: Any) -> Solution:
+        """This Solution with its Dask arrays computed and kept where they were computed
+        (on the cluster's workers), still Dask arrays; `kwargs` go to `dask.persist`."""
+        if not self.lazy:
+            return self
+        import dask
+
+        (results,) = dask.persist(self._results(), **kwargs)
+        return attrs.evolve(self, **results)
+
+    def to_zarr(self, store: Any, **kwargs: Any) -> Any:
+        """Write `to_xarray()` to a Zarr store (a path, or any store xarray takes). Dask
+        arrays are written chunk by chunk where they are computed, so results larger than
+        this process's memory can be written. The swept names become plain coordinates on
+        `run` (a Zarr store holds no multi-index: `ds.set_index(run=[...])` after
+        `xarray.open_zarr` restores it). `kwargs` go to `xarray.Dataset.to_zarr`."""
+        ds = self.to_xarray()
+        if self.swept:
+            ds = ds.reset_index("run")
+        # names as variable-length strings, which Zarr's format 3 specifies (fixed-width
+        # ones it does not)
+        names = {name: coord.astype(object) for name, coord in ds.coords.items()
+                 if coord.dtype.kind == "U"}
+        return ds.assign_coords(names).to_zarr(store, **kwargs)
+
+    def _results(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in RESULTS}
 
     @property
     def ok(self) -> np.ndarray:

@@ -218,23 +218,38 @@ class Solver:
         """(program, layout, lowered) for `n_saves` save times, built and compiled once."""
         return self._compile(n_saves, window)[:3]
 
-    def _compile(self, n_saves: int, window: int) -> tuple[Program, Layout, Any, float]:
+    def lowered(self, n_saves: int = 1, window: int = 1, target: str | None = None) -> Any:
+        """The loop for `n_saves` save times lowered for `target` (default: this Solver's
+        backend): its module generated and loaded but not compiled, which is what a Dask
+        worker compiles from its source. Built once per target."""
         from lowering import lower
 
-        key = (id(self.system), id(self.step), self.controller, self.precision, self.backend,
-               self.summaries, self.save, self.save_mode, self.policy, self.shared_budget_bytes,
-               None if self.pin is None else tuple(sorted(self.pin.items())), n_saves, window)
-        fresh = key not in self._kernels
-        if fresh:
-            started = time.perf_counter()
+        target = target or self.backend
+        key = ("lowered", target, *self._loop_key(n_saves, window))
+        if key not in self._kernels:
             program = build_loop(self.system, self.spec(n_saves, window))
             layout = plan(program, policy=self.policy, shared_budget_bytes=self.shared_budget_bytes,
                           pin=self.pin, precision=self.precision, scratch_in_outputs=False)
             batched = [name in ("y0", "p") for name in program.input_names]
-            lowered = lower(program, layout, target=self.backend, precision=self.precision,
-                            batched=batched)
+            self._kernels[key] = (lower(program, layout, target=target, precision=self.precision,
+                                        batched=batched), self.step)
+        return self._kernels[key][0]
+
+    def _loop_key(self, n_saves: int, window: int) -> tuple:
+        """What fixes the loop's program and layout (not the target)."""
+        return (id(self.system), id(self.step), self.controller, self.precision,
+                self.summaries, self.save, self.save_mode, self.policy,
+                self.shared_budget_bytes,
+                None if self.pin is None else tuple(sorted(self.pin.items())), n_saves, window)
+
+    def _compile(self, n_saves: int, window: int) -> tuple[Program, Layout, Any, float]:
+        key = (*self._loop_key(n_saves, window), self.backend)
+        fresh = key not in self._kernels
+        if fresh:
+            started = time.perf_counter()
+            lowered = self.lowered(n_saves, window)
             lowered.compile()
-            self._kernels[key] = (program, layout, lowered, self.step,
+            self._kernels[key] = (lowered.program, lowered.layout, lowered, self.step,
                                   time.perf_counter() - started)
         self._kernels["last"] = key
         program, layout, lowered, _, seconds = self._kernels[key]
@@ -260,27 +275,47 @@ class Solver:
               drivers: Mapping[str, Any] | None = None, save_every: float | None = None,
               save_at: Sequence[float] | None = None, grid: str = "verbatim",
               progress: bool = True, settling_time: float = 0.0,
-              t_eval: Sequence[float] | None = None, **unknown: Any) -> Solution:
+              t_eval: Sequence[float] | None = None, client: Any = None,
+              scheduler: str | None = None, chunks: int | None = None,
+              **unknown: Any) -> Solution:
         """Integrate every run of the batch over `t_span`; saves start after
         `settling_time` (save_every counts from t0 + settling_time). `t_eval` is
-        `save_at` by its scipy name."""
+        `save_at` by its scipy name.
+
+        With `client=` (a `dask.distributed.Client`, or `scheduler="dask"` for the default
+        client) chunks of runs (`chunks` runs each; by default sized by the workers'
+        memory and the result) are solved on the cluster's workers and the Solution's
+        results are lazy Dask arrays (see `cubie_trace.distributed`)."""
         if unknown:
             _refuse(unknown)
+        cluster = None
+        if client is not None or scheduler is not None:
+            from cubie_trace import distributed
+
+            cluster = distributed.client_for(client, scheduler)
+        if chunks is not None and cluster is None:
+            raise ValueError("chunks= sizes the chunks of a Dask solve: give client= or "
+                             "scheduler='dask' too")
+        if chunks is not None and not (isinstance(chunks, (int, np.integer)) and chunks >= 1):
+            raise ValueError(f"chunks must be a positive number of runs, got {chunks!r}")
         if t_eval is not None:
             if save_at is not None:
                 raise ValueError("give save_at or t_eval, not both")
             save_at = t_eval
         if _runs_backward(t_span):
             return self._backward(t_span, y0, parameters, drivers, save_every, save_at, grid,
-                                  progress, settling_time)
+                                  progress, settling_time, client, scheduler, chunks)
         started = time.perf_counter()
         ts = save_times(t_span, save_every, save_at, settling_time)
         window = self._window(save_every)
         batch = build_batch(self.system, y0, parameters, grid)
         d = self._driver_coefficients(drivers)
-        program, layout, lowered, compile_s = self._compile(len(ts), window)
         context = [d] if self.system.n_driver_coefficients else []
         shared = (float(t_span[0]), ts, *self.options.values(self.system.n_states))
+        if cluster is not None:
+            return distributed.solve(self, ts, window, batch, (*context, *shared), cluster,
+                                     chunks, backend=self._arguments["backend"])
+        program, layout, lowered, compile_s = self._compile(len(ts), window)
         outputs, kernel_s, wall_s = run_in_pieces(
             lowered, batch.n_runs, lambda lo, hi: (batch.y0[lo:hi], batch.parameters[lo:hi],
                                             *context, *shared), progress)
@@ -297,7 +332,8 @@ class Solver:
     def _backward(self, t_span: tuple[float, float], y0: Any, parameters: Any,
                   drivers: Mapping[str, Any] | None, save_every: float | None,
                   save_at: Sequence[float] | None, grid: str, progress: bool,
-                  settling_time: float) -> Solution:
+                  settling_time: float, client: Any, scheduler: str | None,
+                  chunks: int | None) -> Solution:
         """Integrate from t0 back to t_end < t0: the system in reversed time s = -t,
         forward from -t0 (a solver built once and kept with the kernels), its times and
         time-dependent summaries stated in t again."""
@@ -321,7 +357,8 @@ class Solver:
             if name not in ("system", "method", "summaries", "newton", "linear", "jacobian")})
         sol = reversed_solver.solve((-float(t_span[0]), -float(t_span[1])), y0, parameters,
                                     drivers, save_every, save_at, grid, progress,
-                                    settling_time)
+                                    settling_time, client=client, scheduler=scheduler,
+                                    chunks=chunks)
         summaries = None if sol.summaries is None else \
             in_forward_time(sol.summaries, self.summaries)  # type: ignore[arg-type]
         return attrs.evolve(sol, t=-sol.t, t_final=-sol.t_final, summaries=summaries,
@@ -388,11 +425,14 @@ def solve_ivp(system: Any, t_span: tuple[float, float], y0: Any = None,
               drivers: Mapping[str, Any] | None = None, save_every: float | None = None,
               save_at: Sequence[float] | None = None, t_eval: Sequence[float] | None = None,
               grid: str = "verbatim", progress: bool = True, settling_time: float = 0.0,
-              args: Any = None, **options: Any) -> Solution:
-    """Integrate a batch of runs of `system` in one call (see `Solver` for the options)."""
+              args: Any = None, client: Any = None, scheduler: str | None = None,
+              chunks: int | None = None, **options: Any) -> Solution:
+    """Integrate a batch of runs of `system` in one call (see `Solver` for the options and
+    `Solver.solve` for `client=`)."""
     if args is not None:
         _refuse({"args": args})
     solver = Solver(system, method, **options)
     return solver.solve(t_span, y0=y0, parameters=parameters, drivers=drivers,
                         save_every=save_every, save_at=save_at, t_eval=t_eval, grid=grid,
-                        progress=progress, settling_time=settling_time)
+                        progress=progress, settling_time=settling_time, client=client,
+                        scheduler=scheduler, chunks=chunks)

@@ -1,0 +1,195 @@
+"""Batches over a Dask cluster: `Solver.solve(..., client=client)`.
+
+The batch is cut into chunks of consecutive runs. Each chunk is one Dask task that
+solves its runs on a worker by the local code path (`run_in_pieces` over a `Lowered`),
+with the kernel shipped as generated source and compiled once per worker process
+(`cubie_trace.shipping`). The results are Dask arrays over those tasks, with the shapes
+and dtypes of a local solve and chunked along the runs: nothing runs until they are
+computed (`sol.compute()`, `sol.persist()`, `sol.to_zarr(path)`), and computing them
+together solves each chunk once. Tasks hold their inputs, so Dask recomputes the chunks
+of a lost worker. A run that fails numerically keeps its status code like a local run; a
+chunk that raises fails the computation with a `ChunkError` naming its runs and worker.
+
+A CPU chunk runs on one Numba thread, since Dask counts a worker thread as one core.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import attrs
+import numpy as np
+
+try:
+    import dask
+    import dask.array as da
+    import distributed
+    from dask.highlevelgraph import HighLevelGraph
+    from dask.utils import parse_bytes
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError("solving on a Dask cluster needs Dask: "
+                      "pip install 'cubie-trace[dask]'") from exc
+
+from cubie_trace import shipping
+from cubie_trace.batch import Batch
+from cubie_trace.core.tree import flatten, unflatten
+from cubie_trace.launches import run_in_pieces
+from cubie_trace.solution import Solution
+from lowering.memory import simulator_enabled
+from lowering.targets import default_target
+
+CHUNKS_PER_THREAD = 4  # so the work balances and a lost worker costs a small share
+MIN_CHUNK = 1024  # runs: below this the per-task overhead shows
+MEMORY_SHARE = 8  # a chunk's inputs and results take at most 1/8 of a thread's memory
+
+
+class ChunkError(RuntimeError):
+    """A chunk of runs raised on a worker (not a run that failed: that is a status)."""
+
+
+@attrs.frozen(eq=False)
+class Job:
+    """What every chunk of one solve shares: the kernel per target, the backend asked
+    for ("auto": each worker's default), the arguments all runs share, and the first
+    run's initial values and parameters with the columns that vary from run to run (a
+    chunk carries only those)."""
+
+    kernels: dict[str, shipping.ShippedKernel]
+    backend: str
+    shared: tuple
+    y0: np.ndarray
+    parameters: np.ndarray
+    varying_y0: np.ndarray
+    varying_parameters: np.ndarray
+
+    def target(self) -> str:
+        """This worker's target, refusing one the kernel cannot run on here."""
+        here = default_target()
+        target = here if self.backend == "auto" else self.backend
+        if target == "cuda" and here != "cuda" and not simulator_enabled():
+            raise RuntimeError("backend 'cuda' was asked for, but this worker has no CUDA GPU")
+        if target not in self.kernels:
+            raise RuntimeError(f"this worker's default backend is {target!r}, which the "
+                               f"kernel was not lowered for (workers had {sorted(self.kernels)})")
+        return target
+
+
+def client_for(client: Any, scheduler: str | None) -> distributed.Client:
+    """The client a solve runs on: `client`, or the default one for `scheduler="dask"`."""
+    if scheduler is not None and scheduler != "dask":
+        raise ValueError(f"scheduler must be 'dask' (the default Dask client), got {scheduler!r}")
+    if client is None:
+        try:
+            return distributed.default_client()
+        except ValueError:
+            raise ValueError("scheduler='dask': no Dask client is running; make one with "
+                             "dask.distributed.Client(...) or pass client=") from None
+    if not isinstance(client, distributed.Client):
+        raise TypeError(f"client must be a dask.distributed.Client, got {type(client).__name__}")
+    return client
+
+
+def solve(solver: Any, ts: np.ndarray, window: int, batch: Batch, shared: tuple,
+          client: distributed.Client, chunks: int | None = None,
+          backend: str = "auto") -> Solution:
+    """The Solution of `batch` solved by `solver` in chunks of `chunks` runs (default:
+    `chunk_size`) on the workers of `client`, its results lazy Dask arrays. `shared` are
+    the kernel's arguments common to all runs; `backend` is the one asked for ("auto":
+    each worker's default)."""
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    if not workers:
+        raise ValueError("the Dask cluster has no workers")
+    targets = set(client.run(default_target).values()) if backend == "auto" else {backend}
+    kernels = {t: shipping.ShippedKernel.of(solver.lowered(len(ts), window, t))
+               for t in sorted(targets)}
+    varying_y0, varying_parameters = (np.flatnonzero(np.any(a != a[:1], axis=0))
+                                      for a in (batch.y0, batch.parameters))
+    job = Job(kernels, backend, shared, batch.y0[0], batch.parameters[0], varying_y0,
+              varying_parameters)
+    specs = next(iter(kernels.values())).output_specs()
+    per_run = sum(int(np.prod(shape)) * np.dtype(dtype).itemsize for shape, dtype in specs) \
+        + 8 * (len(varying_y0) + len(varying_parameters))
+    size = chunks if chunks is not None else chunk_size(batch.n_runs, per_run, workers)
+    bounds = [(lo, min(lo + int(size), batch.n_runs)) for lo in range(0, batch.n_runs, size)]
+    token = dask.base.tokenize(sorted(k.key for k in kernels.values()), backend, shared,
+                               batch.y0, batch.parameters, bounds)
+    job_key, chunk_name = f"cubie-trace-job-{token}", f"cubie-trace-chunk-{token}"
+    tasks: dict[Any, Any] = {job_key: job}
+    for i, (lo, hi) in enumerate(bounds):
+        tasks[(chunk_name, i)] = (solve_chunk, job_key, lo, hi, batch.y0[lo:hi, varying_y0],
+                                  batch.parameters[lo:hi, varying_parameters])
+    runs = tuple(hi - lo for lo, hi in bounds)
+    leaves = [_leaf(tasks, chunk_name, k, runs, shape, dtype, token)
+              for k, (shape, dtype) in enumerate(specs)]
+    outputs = unflatten(next(iter(kernels.values())).program.out_tree, leaves)
+    return Solution.from_outputs(solver, ts, window, batch, outputs, {
+        "backend": ",".join(sorted(targets)), "method": solver.step.name,
+        "precision": solver.precision, "rtol": solver.options.rtol,
+        "atol": solver.options.atol, "scheduler": client.scheduler.address,
+        "chunks": len(bounds), "chunk_runs": int(size)})
+
+
+def chunk_size(n_runs: int, bytes_per_run: int, workers: dict[str, dict]) -> int:
+    """Runs per chunk: few enough that each worker thread gets `CHUNKS_PER_THREAD`
+    chunks, but at least `MIN_CHUNK`; and few enough that a chunk's inputs and results
+    stay within Dask's array chunk size and 1/`MEMORY_SHARE` of a worker thread's memory.
+    `workers` is the scheduler's description of them (`nthreads`, `memory_limit`)."""
+    threads = sum(w["nthreads"] for w in workers.values())
+    memory = min((w["memory_limit"] / w["nthreads"] for w in workers.values()
+                  if w.get("memory_limit")), default=math.inf)
+    budget = min(parse_bytes(dask.config.get("array.chunk-size")), memory / MEMORY_SHARE)
+    by_memory = max(1, int(budget // max(bytes_per_run, 1)))
+    by_balance = max(MIN_CHUNK, -(-n_runs // (CHUNKS_PER_THREAD * max(threads, 1))))
+    return max(1, min(n_runs, by_memory, by_balance))
+
+
+def solve_chunk(job: Job, lo: int, hi: int, y0_varying: np.ndarray,
+                parameters_varying: np.ndarray) -> list[np.ndarray]:
+    """Solve runs lo..hi on this worker; their outputs, flattened in the kernel's order."""
+    import numba
+
+    threads = numba.get_num_threads()
+    try:
+        target = job.target()
+        lowered = shipping.kernel(job.kernels[target])
+        y0 = _rows(job.y0, job.varying_y0, y0_varying)
+        parameters = _rows(job.parameters, job.varying_parameters, parameters_varying)
+        numba.set_num_threads(1)  # per thread: this task's thread is one of Dask's cores
+        outputs, _, _ = run_in_pieces(
+            lowered, hi - lo, lambda a, b: (y0[a:b], parameters[a:b], *job.shared), False)
+    except Exception as exc:
+        raise ChunkError(f"runs {lo}..{hi} failed on worker {_worker()}: "
+                         f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        numba.set_num_threads(threads)
+    return flatten(outputs)[0]
+
+
+def _rows(first: np.ndarray, varying: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per-run rows: the first run's row with the varying columns set from `values`."""
+    rows = np.tile(first, (len(values), 1))
+    rows[:, varying] = values
+    return rows
+
+
+def _leaf(tasks: dict, chunk_name: str, k: int, runs: tuple[int, ...],
+          shape: tuple[int, ...], dtype: Any, token: str) -> da.Array:
+    """Output `k` of every chunk as one Dask array chunked along the runs."""
+    name = f"cubie-trace-out{k}-{token}"
+    zeros = (0,) * len(shape)
+    layer = {(name, i, *zeros): (_pick, (chunk_name, i), k) for i in range(len(runs))}
+    graph = HighLevelGraph({chunk_name: tasks, name: layer},
+                           {chunk_name: set(), name: {chunk_name}})
+    return da.Array(graph, name, (runs, *((n,) for n in shape)), dtype=dtype)
+
+
+def _pick(outputs: list[np.ndarray], k: int) -> np.ndarray:
+    return outputs[k]
+
+
+def _worker() -> str:
+    try:
+        return distributed.get_worker().address
+    except ValueError:  # computed by another scheduler, in this process
+        return "(this process)"
