@@ -19,7 +19,7 @@ from cubie_trace.core.tree import flatten, unflatten
 from cubie_trace.core.values import numpy_dtype
 from cubie_trace.layout import Layout
 from lowering import cache, module
-from lowering.memory import Memory
+from lowering.memory import REGISTER_LIMIT, Memory
 from lowering.targets import get_target
 
 __all__ = ["Lowered", "lower"]
@@ -29,11 +29,13 @@ class Lowered:
     """A program compiled for one target and precision."""
 
     def __init__(self, program: Program, layout: Layout, target: str, precision: str,
-                 instrument: bool, batched: tuple[bool, ...], log_capacity: int) -> None:
+                 instrument: bool, batched: tuple[bool, ...], log_capacity: int,
+                 register_limit: int) -> None:
         self.program, self.layout = program, layout
         self.target, self.precision, self.instrument = target, precision, instrument
         self.target_module = get_target(target)
-        self.memory = Memory(layout, precision, log_capacity if instrument else 0)
+        self.memory = Memory(layout, precision, log_capacity if instrument else 0,
+                             register_limit)
         self.signature = module.signature(program, batched)
         self.source = module.module_source(program, layout, self.memory, self.signature,
                                            self.target_module, precision, instrument)
@@ -167,11 +169,13 @@ class Lowered:
 
 def lower(program: Program, layout: Layout, target: str = "cuda", precision: str = "float64",
           instrument: bool = False, batched: Sequence[bool] | None = None,
-          log_capacity: int = 256) -> Lowered:
+          log_capacity: int = 256, register_limit: int = REGISTER_LIMIT) -> Lowered:
     """Compile `program` with `layout` for `target` at `precision`.
 
     `batched[k]` says whether input k has one value per run (default: all do).
     With `instrument=True` every `ct.tap` records up to `log_capacity` values per run.
+    Arrays of at most `register_limit` elements addressed only at constant indices
+    are held in scalar locals (0: none).
     """
     if layout.program is not program:
         raise ValueError("lower: the layout was planned for a different program")
@@ -180,4 +184,5 @@ def lower(program: Program, layout: Layout, target: str = "cuda", precision: str
     flags = tuple(batched) if batched is not None else (True,) * len(program.inputs)
     if len(flags) != len(program.inputs):
         raise ValueError(f"batched: one flag per input ({len(program.inputs)}), got {len(flags)}")
-    return Lowered(program, layout, target, precision, instrument, flags, log_capacity)
+    return Lowered(program, layout, target, precision, instrument, flags, log_capacity,
+                   register_limit)

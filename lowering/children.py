@@ -86,7 +86,7 @@ class Site:
                 buffers.append((var, writer.ref(var)))
         pairs: dict[tuple[str, str], int] = {}
         for _, ref in buffers:
-            pairs.setdefault((ref.array, ref.offset), len(pairs))
+            pairs.setdefault((ref.escape(), ref.offset), len(pairs))
         self.buffers = buffers
         self.pairs = list(pairs)
         self.scalars = [_argument(writer.scalar(operand, var.dtype), operand, var.dtype)

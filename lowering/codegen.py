@@ -98,8 +98,9 @@ class FunctionWriter:
 
     def each(self, n: int, body: Any, start: int = 0) -> None:
         """Emit `body(index)` (a list of lines) for index in range(start, n): as a loop, or
-        as straight-line code when the loop is short (Numba compiles that much faster)."""
-        if n - start <= UNROLL:
+        as straight-line code when the loop is short (Numba compiles that much faster) or
+        addresses arrays held in registers."""
+        if self.unrolled(n - start, lambda: body(str(start))):
             for k in range(start, n):
                 for line in body(str(k)):
                     self.emit(line)
@@ -108,6 +109,21 @@ class FunctionWriter:
         self.emit(f"for {i} in range({start}, {n}):" if start else f"for {i} in range({n}):")
         for line in body(i):
             self.emit("    " + line)
+
+    def unrolled(self, n: int, probe: Callable[[], Any]) -> bool:
+        """Whether a loop over `n` elements is written out: short ones always; ones within
+        the register limit while looking for arrays to hold (so that their indices are
+        constants), and afterwards those whose body (`probe`) addresses a held array."""
+        registers = self.memory.registers
+        if n <= UNROLL:
+            return True
+        if n > registers.limit:
+            return False
+        if not registers.final:
+            return True
+        registers.touched = False
+        probe()
+        return registers.touched
 
     def fresh(self, stem: str) -> str:
         self.counter += 1
@@ -287,7 +303,26 @@ class FunctionWriter:
         self.values[out] = acc
 
     def system_call(self, eqn: Eqn) -> None:
+        """A system function: written in place where its buffers are all small and some
+        are held in registers (a call would need them in memory), else called on array
+        views (a large system's function written at every call would multiply Numba's
+        compile time)."""
         system, fn = eqn.params["system"], eqn.params["fn"]
+        buffers = [a for a in (*eqn.inputs, *eqn.outputs) if isinstance(a, Var) and a.is_buffer]
+        limit = self.memory.registers.limit
+        if all(a.aval.elements <= limit for a in buffers) and \
+                any(self.ref(a).held for a in buffers):
+            operands = [[self.element(a, str(i), a.dtype) for i in range(a.aval.elements)]
+                        if isinstance(a, Var) and a.is_buffer else self.scalar(a, "float")
+                        for a in eqn.inputs]
+            targets = [self.ref(out).at(str(i)) for out in eqn.outputs
+                       for i in range(out.aval.elements)]
+            lines = system.inline(fn, operands, targets, self.fresh("s"))
+            if lines is not None:
+                self.emit(f"# {fn} of system {names.comment(system.name)}")
+                for line in lines:
+                    self.emit(line)
+                return
         func = self.systems[(id(system), fn)]
         args = []
         for a in eqn.inputs:

@@ -49,7 +49,30 @@ def _carried_outputs(program: Program) -> dict[int, Var]:
 def device_function(program: Program, layout: Layout, memory: Memory, sig: Signature,
                     systems: dict, target: str, instrument: bool,
                     children: Children) -> list[str]:
-    """Source lines of the program's device function (its children's go to `children`)."""
+    """Source lines of the program's device function (its children's go to `children`).
+
+    Written twice: first to find which small arrays are only ever addressed at
+    constant indices (`memory.registers`), then holding those in scalar locals."""
+    _body(program, layout, memory, sig, systems, target, instrument,
+          Children(program, children.decorator))
+    memory.registers.settle()
+    writer, returns = _body(program, layout, memory, sig, systems, target, instrument,
+                            children)
+    params = [p for p in sig.inputs if p] + [p for p in sig.outputs if p.startswith("out")]
+    params += memory.pool_arrays()
+    if instrument:
+        params += ["log_data", "log_count"]
+    head = f"def {function_name(program)}({', '.join(params)}):"
+    tail = f"    return ({', '.join(returns)},)" if returns else "    return 0"
+    entry = ["    " + line for line in memory.held_entry()]
+    exit_ = ["    " + line for line in memory.held_exit()]
+    return [head, *entry, *writer.lines, *exit_, tail]
+
+
+def _body(program: Program, layout: Layout, memory: Memory, sig: Signature, systems: dict,
+          target: str, instrument: bool, children: Children
+          ) -> tuple[FunctionWriter, list[str]]:
+    """A writer holding the device function's body, and the scalars it returns."""
     writer = FunctionWriter(program, layout, memory, systems, target, instrument, children)
     for var, param in zip(program.inputs, sig.inputs):
         if param.startswith("s"):
@@ -61,25 +84,17 @@ def device_function(program: Program, layout: Layout, memory: Memory, sig: Signa
         if k in sig.carried:
             writer.copy(atom, sig.carried[k])
         elif param.startswith("out"):
-            _write_output(writer, atom, Ref(param))
+            _write_output(writer, atom, memory.array(param))
         else:
             returns.append(writer.scalar(atom, atom.dtype))
-    params = [p for p in sig.inputs if p] + [p for p in sig.outputs if p.startswith("out")]
-    params += memory.pool_arrays()
-    if instrument:
-        params += ["log_data", "log_count"]
-    head = f"def {function_name(program)}({', '.join(params)}):"
-    tail = f"    return ({', '.join(returns)},)" if returns else "    return 0"
-    return [head, *writer.lines, tail]
+    return writer, returns
 
 
 def _write_output(writer: FunctionWriter, atom: object, dst: Ref) -> None:
     if isinstance(atom, Var) and writer.ref(atom).same(dst):
         return
-    n = atom.aval.elements  # type: ignore[attr-defined]
-    i = writer.fresh("i")
-    writer.emit(f"for {i} in range({n}):")
-    writer.emit(f"    {dst.at(i)} = {writer.element(atom, i, atom.dtype)}")  # type: ignore
+    writer.each(atom.aval.elements,  # type: ignore[attr-defined]
+                lambda i: [f"{dst.at(i)} = {writer.element(atom, i, atom.dtype)}"])  # type: ignore
 
 
 def function_name(program: Program) -> str:

@@ -52,8 +52,9 @@ class Printer:
     """Python source for SymPy expressions; `names` maps each symbol to its code.
     Locals the printed expressions need are collected in `pending`, in order."""
 
-    def __init__(self, names: Mapping[sp.Basic, str]) -> None:
+    def __init__(self, names: Mapping[sp.Basic, str], prefix: str = "_") -> None:
         self.names = dict(names)
+        self.prefix = prefix
         self.pending: list[str] = []
         self.count = 0
 
@@ -70,7 +71,7 @@ class Printer:
         text = self(expr)
         if _PLAIN.fullmatch(text):
             return text
-        name = f"_p{self.count}"
+        name = f"{self.prefix}p{self.count}"
         self.count += 1
         self.pending.append(f"{name} = {text}")
         return name
@@ -168,17 +169,14 @@ class Printer:
                f"else {otherwise})"
 
 
-def function_source(func_name: str, operands: Sequence[str], outputs: Sequence[sp.Expr],
-                    shape: tuple[int, ...], names: Mapping[sp.Basic, str],
-                    preamble: Sequence[str] = (), label: str = "") -> str:
-    """`def func_name(*operands, out):` writing `outputs` (flat, row-major) into `out` of
-    `shape`; `preamble` lines run first (e.g. driver lookups). Several zero outputs are
-    written by one loop. `label` names the function in errors (`func_name` if empty)."""
-    label = label or func_name
-    temps = sp.numbered_symbols("_x", cls=sp.Symbol)
+def statements(outputs: Sequence[sp.Expr], targets: Sequence[str | None],
+               names: Mapping[sp.Basic, str], label: str, prefix: str = "_") -> list[str]:
+    """Lines assigning each output to its target (`None`: not written), through common
+    subexpressions held in locals `<prefix>x<k>` (and `<prefix>p<k>`)."""
+    temps = sp.numbered_symbols(f"{prefix}x", cls=sp.Symbol)
     replacements, reduced = sp.cse(list(outputs), symbols=temps)
-    printer = Printer(names)
-    lines = [f"def {func_name}({', '.join([*operands, 'out'])}):", *preamble]
+    printer = Printer(names, prefix)
+    lines: list[str] = []
     size = 0
 
     def assign(target: str, expr: sp.Basic) -> None:
@@ -195,7 +193,20 @@ def function_source(func_name: str, operands: Sequence[str], outputs: Sequence[s
     for temp, expr in replacements:
         assign(temp.name, expr)
         printer.names[temp] = temp.name
-    zero = [e.is_zero is True for e in reduced]
+    for target, expr in zip(targets, reduced):
+        if target is not None:
+            assign(target, expr)
+    return lines
+
+
+def function_source(func_name: str, operands: Sequence[str], outputs: Sequence[sp.Expr],
+                    shape: tuple[int, ...], names: Mapping[sp.Basic, str],
+                    preamble: Sequence[str] = (), label: str = "") -> str:
+    """`def func_name(*operands, out):` writing `outputs` (flat, row-major) into `out` of
+    `shape`; `preamble` lines run first (e.g. driver lookups). Several zero outputs are
+    written by one loop. `label` names the function in errors (`func_name` if empty)."""
+    lines = [f"def {func_name}({', '.join([*operands, 'out'])}):", *preamble]
+    zero = [bool(e == 0) for e in outputs]
     fill = sum(zero) > 1
     if fill:
         index = ", ".join(f"_i{k}" for k in range(len(shape)))
@@ -203,8 +214,8 @@ def function_source(func_name: str, operands: Sequence[str], outputs: Sequence[s
             lines.append(f"{'    ' * k}for _i{k} in range({size_k}):")
         lines.append(f"{'    ' * len(shape)}out[{index}] = {number(0.0)}")
     cols = shape[1] if len(shape) == 2 else 0
-    for i, expr in enumerate(reduced):
-        index = f"{i // cols}, {i % cols}" if cols else str(i)
-        if not (fill and zero[i]):
-            assign(f"out[{index}]", expr)
+    targets = [None if fill and zero[i] else
+               f"out[{i // cols}, {i % cols}]" if cols else f"out[{i}]"
+               for i in range(len(outputs))]
+    lines += statements(outputs, targets, names, label or func_name)
     return "\n    ".join(lines) + "\n"

@@ -24,7 +24,7 @@ derivatives.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import attrs
 import numpy as np
@@ -52,12 +52,18 @@ class Symbols:
                 "gamma_h": [self.gamma_h], "p": list(self.parameters),
                 "d": list(self.drivers)}[name]
 
-    def code_names(self) -> dict[sp.Symbol, str]:
-        """Each symbol's code in generated functions; driver k is the local `_u{k}`."""
-        names = {self.t: "t", self.gamma_h: "gamma_h"}
-        names.update({s: f"y[{i}]" for i, s in enumerate(self.states)})
-        names.update({s: f"v[{i}]" for i, s in enumerate(self.v)})
-        names.update({s: f"p[{i}]" for i, s in enumerate(self.parameters)})
+    def code_names(self, element: Callable[[str, int], str] | None = None
+                   ) -> dict[sp.Symbol, str]:
+        """Each symbol's code in generated functions: `element(operand, index)` (by
+        default `operand[index]`, `t` and `gamma_h` by name); driver k is the local `_u{k}`."""
+        def code(operand: str, index: int) -> str:
+            if element is not None:
+                return element(operand, index)
+            return operand if operand in ("t", "gamma_h") else f"{operand}[{index}]"
+
+        names = {self.t: code("t", 0), self.gamma_h: code("gamma_h", 0)}
+        for operand, symbols in (("y", self.states), ("v", self.v), ("p", self.parameters)):
+            names.update({s: code(operand, i) for i, s in enumerate(symbols)})
         names.update({s: f"_u{i}" for i, s in enumerate(self.drivers)})
         return names
 

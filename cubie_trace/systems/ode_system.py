@@ -20,7 +20,7 @@ import numpy as np
 import sympy as sp
 
 from cubie_trace.core.values import FLOAT_DTYPES, Aval
-from cubie_trace.systems.codegen import function_source
+from cubie_trace.systems.codegen import function_source, statements
 from cubie_trace.systems.drivers import DriverSet, make_driver, mirrored
 from cubie_trace.systems.functions import Functions, Symbols, SystemFunction
 from cubie_trace.systems.parse import (
@@ -244,6 +244,27 @@ class ODESystem:
         return function_source(func_name, spec.operands, spec.outputs, spec.shape,
                                self._symbols.code_names(), preamble,
                                f"system {self.name!r}, function {fn!r}")
+
+
+    def inline(self, fn: str, operands: Sequence[str | Sequence[str]],
+               targets: Sequence[str], prefix: str) -> list[str] | None:
+        """Statements computing `fn` in place, without a call: `operands` gives each
+        operand's code in call order (a scalar's, or one per element of a buffer),
+        `targets` the code of each output element (flat, row-major), `prefix` makes the
+        locals unique. None where the function reads drivers, which only the called
+        form provides."""
+        spec = self._function(fn)
+        used = set().union(*(e.free_symbols for e in spec.outputs))
+        if any(u in used for u in self._symbols.drivers):
+            return None
+        codes = dict(zip(spec.operands, operands))
+
+        def element(operand: str, index: int) -> str:
+            code = codes.get(operand, "")
+            return code if isinstance(code, str) else code[index]
+
+        return statements(spec.outputs, targets, self._symbols.code_names(element),
+                          f"system {self.name!r}, function {fn!r}", prefix)
 
 
 def _table(states: Values, parameters: Values | None, constants: Values | None,

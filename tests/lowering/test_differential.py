@@ -11,6 +11,7 @@ import cubie_trace as ct
 from cubie_trace.layout import Layout
 from cubie_trace.testing import RandomFunction, random_functions
 from lowering import lower
+from lowering.memory import REGISTER_LIMIT
 from tests.lowering.strategies import batches, check_lowered, random_layouts, tapped_functions
 
 # Numba compiles every new program (about a second each): CI examples are small programs.
@@ -27,10 +28,12 @@ def check_random(fn: RandomFunction, data: st.DataObject, precision: str, rtol: 
     layout = data.draw(random_layouts(program, precision), label="layout")
     layout.verify()
     runs, flags = data.draw(batches(program, precision), label="runs")
+    registers = data.draw(st.sampled_from([0, REGISTER_LIMIT]), label="register limit")
     low = lower(program, layout, target="cpu", precision=precision, instrument=instrument,
-                batched=flags)
+                batched=flags, register_limit=registers)
     for label in features(program, layout, instrument, len(runs)):
         event(label)
+    event(f"{len(low.memory.registers.held)} arrays in registers")
     check_lowered(low, runs, flags, rtol=rtol, atol=atol)
 
 
