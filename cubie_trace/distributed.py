@@ -40,7 +40,7 @@ from lowering.memory import simulator_enabled
 from lowering.targets import default_target
 
 CHUNKS_PER_THREAD = 4  # so the work balances and a lost worker costs a small share
-MIN_CHUNK = 1024  # runs: below this the per-task overhead shows
+MIN_CHUNK = 8192  # runs: below this the overhead per chunk (tens of ms) shows on the CPU
 MEMORY_SHARE = 8  # a chunk's inputs and results take at most 1/8 of a thread's memory
 
 
