@@ -28,7 +28,8 @@ class Solution:
     (accepted and rejected steps, then the loop's counters: Newton and Krylov iterations
     and whatever the step reports), and `info` on the run (backend, method, tolerances,
     timings), with the system's `units` and `descriptions` by name. Saves a run did not
-    reach are NaN."""
+    reach are NaN. After a solve on a Dask cluster the results (`RESULTS`) are Dask
+    arrays (`lazy`) until `compute()`."""
 
     t: np.ndarray
     y: np.ndarray | None
