@@ -45,7 +45,8 @@ MEMORY_SHARE = 8  # a chunk's inputs and results take at most 1/8 of a thread's 
 
 
 class ChunkError(RuntimeError):
-    """A chunk of runs raised on a worker (not a run that failed: that is a status)."""
+    """A chunk of runs lo..hi (hi excluded) raised on a worker; a run that fails
+    numerically is not this but a status code."""
 
 
 @attrs.frozen(eq=False)
@@ -62,6 +63,24 @@ class Job:
     parameters: np.ndarray
     varying_y0: np.ndarray
     varying_parameters: np.ndarray
+
+    @classmethod
+    def of(cls, kernels: dict[str, shipping.ShippedKernel], backend: str, shared: tuple,
+           batch: Batch) -> Job:
+        varying = [np.flatnonzero(np.any(a != a[:1], axis=0))
+                   for a in (batch.y0, batch.parameters)]
+        return cls(kernels, backend, shared, batch.y0[0], batch.parameters[0], *varying)
+
+    @property
+    def kernel(self) -> shipping.ShippedKernel:
+        """One of the kernels: all have the same outputs."""
+        return next(iter(self.kernels.values()))
+
+    def bytes_per_run(self) -> int:
+        """What a run's results and varying inputs take."""
+        outputs = sum(int(np.prod(shape)) * np.dtype(dtype).itemsize
+                      for shape, dtype in self.kernel.output_specs())
+        return outputs + 8 * (len(self.varying_y0) + len(self.varying_parameters))
 
     def target(self) -> str:
         """This worker's target, refusing one the kernel cannot run on here."""
@@ -100,34 +119,41 @@ def solve(solver: Any, ts: np.ndarray, window: int, batch: Batch, shared: tuple,
     workers = client.scheduler_info(n_workers=-1)["workers"]
     if not workers:
         raise ValueError("the Dask cluster has no workers")
-    targets = set(client.run(default_target).values()) if backend == "auto" else {backend}
-    kernels = {t: shipping.ShippedKernel.of(solver.lowered(len(ts), window, t))
-               for t in sorted(targets)}
-    varying_y0, varying_parameters = (np.flatnonzero(np.any(a != a[:1], axis=0))
-                                      for a in (batch.y0, batch.parameters))
-    job = Job(kernels, backend, shared, batch.y0[0], batch.parameters[0], varying_y0,
-              varying_parameters)
-    specs = next(iter(kernels.values())).output_specs()
-    per_run = sum(int(np.prod(shape)) * np.dtype(dtype).itemsize for shape, dtype in specs) \
-        + 8 * (len(varying_y0) + len(varying_parameters))
-    size = chunks if chunks is not None else chunk_size(batch.n_runs, per_run, workers)
-    bounds = [(lo, min(lo + int(size), batch.n_runs)) for lo in range(0, batch.n_runs, size)]
-    token = dask.base.tokenize(sorted(k.key for k in kernels.values()), backend, shared,
-                               batch.y0, batch.parameters, bounds)
+    targets = sorted(set(client.run(default_target).values()) if backend == "auto"
+                     else {backend})
+    job = Job.of({t: shipping.ShippedKernel.of(solver.lowered(len(ts), window, t))
+                  for t in targets}, backend, shared, batch)
+    size = int(chunks or chunk_size(batch.n_runs, job.bytes_per_run(), workers))
+    bounds = [(lo, min(lo + size, batch.n_runs)) for lo in range(0, batch.n_runs, size)]
+    outputs = unflatten(job.kernel.program.out_tree, _arrays(job, batch, bounds))
+    return Solution.from_outputs(solver, ts, window, batch, outputs, {
+        "backend": ",".join(targets), "method": solver.step.name,
+        "precision": solver.precision, "rtol": solver.options.rtol,
+        "atol": solver.options.atol, "scheduler": client.scheduler.address,
+        "chunks": len(bounds), "chunk_runs": size})
+
+
+def _arrays(job: Job, batch: Batch, bounds: list[tuple[int, int]]) -> list[da.Array]:
+    """The kernel's outputs for runs `bounds[i]` in chunk i, as Dask arrays over one task
+    per chunk (holding the chunk's varying inputs) and the job they share."""
+    token = dask.base.tokenize(sorted(k.key for k in job.kernels.values()), job.backend,
+                               job.shared, batch.y0, batch.parameters, bounds)
     job_key, chunk_name = f"cubie-trace-job-{token}", f"cubie-trace-chunk-{token}"
     tasks: dict[Any, Any] = {job_key: job}
     for i, (lo, hi) in enumerate(bounds):
-        tasks[(chunk_name, i)] = (solve_chunk, job_key, lo, hi, batch.y0[lo:hi, varying_y0],
-                                  batch.parameters[lo:hi, varying_parameters])
+        tasks[(chunk_name, i)] = (solve_chunk, job_key, lo, hi,
+                                  batch.y0[lo:hi, job.varying_y0],
+                                  batch.parameters[lo:hi, job.varying_parameters])
     runs = tuple(hi - lo for lo, hi in bounds)
-    leaves = [_leaf(tasks, chunk_name, k, runs, shape, dtype, token)
-              for k, (shape, dtype) in enumerate(specs)]
-    outputs = unflatten(next(iter(kernels.values())).program.out_tree, leaves)
-    return Solution.from_outputs(solver, ts, window, batch, outputs, {
-        "backend": ",".join(sorted(targets)), "method": solver.step.name,
-        "precision": solver.precision, "rtol": solver.options.rtol,
-        "atol": solver.options.atol, "scheduler": client.scheduler.address,
-        "chunks": len(bounds), "chunk_runs": int(size)})
+    arrays = []
+    for k, (shape, dtype) in enumerate(job.kernel.output_specs()):
+        name = f"cubie-trace-out{k}-{token}"
+        layer = {(name, i, *(0,) * len(shape)): (_pick, (chunk_name, i), k)
+                 for i in range(len(runs))}
+        graph = HighLevelGraph({chunk_name: tasks, name: layer},
+                               {chunk_name: set(), name: {chunk_name}})
+        arrays.append(da.Array(graph, name, (runs, *((n,) for n in shape)), dtype=dtype))
+    return arrays
 
 
 def chunk_size(n_runs: int, bytes_per_run: int, workers: dict[str, dict]) -> int:
@@ -171,17 +197,6 @@ def _rows(first: np.ndarray, varying: np.ndarray, values: np.ndarray) -> np.ndar
     rows = np.tile(first, (len(values), 1))
     rows[:, varying] = values
     return rows
-
-
-def _leaf(tasks: dict, chunk_name: str, k: int, runs: tuple[int, ...],
-          shape: tuple[int, ...], dtype: Any, token: str) -> da.Array:
-    """Output `k` of every chunk as one Dask array chunked along the runs."""
-    name = f"cubie-trace-out{k}-{token}"
-    zeros = (0,) * len(shape)
-    layer = {(name, i, *zeros): (_pick, (chunk_name, i), k) for i in range(len(runs))}
-    graph = HighLevelGraph({chunk_name: tasks, name: layer},
-                           {chunk_name: set(), name: {chunk_name}})
-    return da.Array(graph, name, (runs, *((n,) for n in shape)), dtype=dtype)
 
 
 def _pick(outputs: list[np.ndarray], k: int) -> np.ndarray:
