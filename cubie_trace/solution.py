@@ -114,8 +114,10 @@ class Solution:
         return names[self.status]
 
     def failures(self) -> dict[str, int]:
-        """How many runs ended with each failing status."""
-        codes, counts = np.unique(self.status[~self.ok], return_counts=True)
+        """How many runs ended with each failing status (computing a lazy Solution's
+        statuses)."""
+        status = np.asarray(self.status)
+        codes, counts = np.unique(status[status != int(Status.OK)], return_counts=True)
         return {Status(int(code)).name: int(k) for code, k in zip(codes, counts)}
 
     def warn_failures(self) -> None:

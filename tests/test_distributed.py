@@ -112,6 +112,7 @@ def test_failed_runs_stay_failed_runs(client: distributed.Client, solver: ct.Sol
         want = short.solve(SPAN, parameters={"rho": RHO}, save_every=EVERY, progress=False)
     assert 0 < np.count_nonzero(want.ok) < N_RUNS
     sol = short.solve(SPAN, parameters={"rho": RHO}, save_every=EVERY, client=client)
+    assert sol.failures() == want.failures()  # of the lazy Solution: computes its statuses
     with pytest.warns(RuntimeWarning, match="runs failed"):
         got = sol.compute()
     assert_same(got, want)
