@@ -285,7 +285,8 @@ class Solver:
         With `client=` (a `dask.distributed.Client`, or `scheduler="dask"` for the default
         client) chunks of runs (`chunks` runs each; by default sized by the workers'
         memory and the result) are solved on the cluster's workers and the Solution's
-        results are lazy Dask arrays (see `cubie_trace.distributed`)."""
+        results are lazy Dask arrays (see `cubie_trace.distributed`); `progress` has no
+        effect there (the Dask dashboard shows the chunks)."""
         if unknown:
             _refuse(unknown)
         cluster = None
