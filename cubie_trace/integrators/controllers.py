@@ -85,14 +85,19 @@ class Controller:
         accept = norm <= 1.0
         e = ops.maximum(ops.where(ops.isfinite(norm), norm, 1e300), 1e-10)
         b1, b2, b3 = FILTERS[self.kind]
-        factor = self.safety * e ** (-b1 / k)
+        # E^a E_prev^b ... as one exp of a sum of logs: cheaper than a pow per factor on
+        # GPUs (E and its history are positive and finite, so the logs are too)
+        log_e = ops.log(e)
+        log_prev = ops.log(e_prev) if b2 or self.kind == "gustafsson" else None
+        exponent = (-b1 / k) * log_e
         if b2:
-            factor = factor * e_prev ** (-b2 / k)
+            exponent = exponent + (-b2 / k) * log_prev
         if b3:
-            factor = factor * e_prev2 ** (-b3 / k)
+            exponent = exponent + (-b3 / k) * ops.log(e_prev2)
+        factor = self.safety * ops.exp(exponent)
         if self.kind == "gustafsson":
-            predictive = self.safety * (dt / dt_prev) * (e_prev / e) ** (1.0 / k) * \
-                e ** (-1.0 / k)
+            predictive = self.safety * (dt / dt_prev) * \
+                ops.exp((log_prev - log_e) * (1.0 / k) - log_e * (1.0 / k))
             factor = ops.minimum(factor, predictive)
         factor = ops.minimum(ops.maximum(factor, self.min_factor), self.max_factor)
         factor = ops.where(accept, factor, ops.minimum(factor, 1.0))

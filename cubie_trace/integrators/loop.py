@@ -120,7 +120,7 @@ def initial_step(f: Any, t0: Any, y0: Any, order: int, rtol: Any, atol: Any,
     d2 = ops.rms_norm(ops.hint(f1 - f0, "f_change"), scale) / h0
     largest = ops.maximum(d1, d2)
     h1 = ops.where(largest <= 1e-15, ops.maximum(1e-6, h0 * 1e-3),
-                   (0.01 / ops.maximum(largest, 1e-300)) ** (1.0 / (order + 1)))
+                   ops.exp(ops.log(0.01 / ops.maximum(largest, 1e-300)) / (order + 1)))
     return ops.minimum(ops.minimum(100.0 * h0, h1), span)
 
 
