@@ -191,15 +191,19 @@ def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
         else:
             dt0 = first_step
 
+        def next_save(isave: Any) -> Any:
+            """The save time after `isave` saves (infinite after the last): carried, so a
+            step reads the save times only when it saves."""
+            return ops.where(isave < n_saves, ts[ops.minimum(isave, n_saves - 1)], INF)
+
         def save(c: dict, t_stop: Any, value_at: Any) -> dict:
             """Record every save time up to `t_stop`, the state there from `value_at`."""
             def pending(s: dict) -> Any:
-                i = ops.minimum(s["isave"], n_saves - 1)
-                return (s["isave"] < n_saves) & (ts[i] <= t_stop)
+                return s["t_next"] <= t_stop
 
             def record(s: dict) -> dict:
                 s = dict(s)
-                t_save = ts[s["isave"]]
+                t_save = s["t_next"]
                 y_save = value_at(t_save)
                 if n_saved:
                     s["ys"] = s["ys"].at[s["isave"]].set(_pick(y_save, spec.saved_states))
@@ -210,16 +214,17 @@ def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
                     s["summ"] = spec.summaries.update(s["summ"], _pick(y_save, spec.summarised),
                                                       s["isave"], t_save)
                 s["isave"] = s["isave"] + 1
+                s["t_next"] = next_save(s["isave"])
                 return s
 
-            keys = ["isave", *(["ys"] if n_saved else []), *(["obs"] if n_obs else []),
+            keys = ["isave", "t_next", *(["ys"] if n_saved else []), *(["obs"] if n_obs else []),
                     *(["summ"] if spec.summaries is not None else [])]
             out = ops.while_loop(pending, record, {key: c[key] for key in keys})
             return {**c, **out}
 
         carry: dict[str, Any] = {
             "t": t0, "dt": dt0, "y": y0, "state": step.initial_state(f, t0, y0),
-            "t_error": 0.0, "isave": 0, "accepted": 0, "rejected": 0,
+            "t_error": 0.0, "isave": 0, "t_next": ts[0], "accepted": 0, "rejected": 0,
             "status": int(Status.OK),
             "history": ctrl.initial_history(dt0), "counters": dict.fromkeys(names, 0)}
         if n_saved:
@@ -238,7 +243,7 @@ def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
         def advance(c: dict) -> dict:
             c = dict(c)
             t, dt, y = c["t"], c["dt"], ops.hint(c["y"], "y")
-            target = t_last if dense else ts[ops.minimum(c["isave"], n_saves - 1)]
+            target = t_last if dense else c["t_next"]
             if not ctrl.adaptive:
                 target = ops.minimum(target, c["goal"])
             # t is summed with compensation (Kahan): t_error is what its rounding lost
@@ -291,8 +296,7 @@ def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
             else:
                 coeffs = data
                 if extension.prepare is not None:  # only for a step that holds saves
-                    i = ops.minimum(c["isave"], n_saves - 1)
-                    inside = ok & (c["isave"] < n_saves) & (ts[i] <= t_new)
+                    inside = ok & (c["t_next"] <= t_new)
                     zero = ops.zeros(n)
                     coeffs = ops.cond(
                         inside, lambda: extension.prepare(f, t, dt_try, y, y_new, data),
