@@ -5,13 +5,20 @@ nvJitLink's ptxas reports registers, stack
 frame and spills per thread. Device functions ask the driver for the current
 device's compute capability while compiling; with no driver present, a
 stand-in device reporting the requested capability answers that question.
+`sass` disassembles the machine code ptxas makes (with `nvdisasm`, from the
+`nvidia-cuda-nvdisasm` wheel or the CUDA toolkit) and `loop_instructions`
+counts the instructions of one iteration of a kernel's main loop.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from numba import types
@@ -99,3 +106,81 @@ def parse_ptxas_log(log: str) -> dict[str, int]:
             "spill_stores": last(r"(\d+) bytes spill stores"),
             "spill_loads": last(r"(\d+) bytes spill loads"),
             "log": log}  # type: ignore[dict-item]
+
+
+def cubin(ptx: str, arch: str = "sm_90") -> bytes:
+    """The machine code ptxas (through nvJitLink) makes of `ptx`."""
+    from cuda.bindings import nvjitlink
+
+    handle = nvjitlink.create(1, [f"-arch={arch}"])
+    try:
+        data = ptx.encode()
+        nvjitlink.add_data(handle, nvjitlink.InputType.PTX, data, len(data), "kernel.ptx")
+        nvjitlink.complete(handle)
+        out = bytearray(nvjitlink.get_linked_cubin_size(handle))
+        nvjitlink.get_linked_cubin(handle, out)
+    finally:
+        nvjitlink.destroy(handle)
+    return bytes(out)
+
+
+def nvdisasm() -> str | None:
+    """The nvdisasm executable: on PATH, or from the `nvidia-cuda-nvdisasm` wheel."""
+    found = shutil.which("nvdisasm")
+    if found:
+        return found
+    try:
+        import nvidia
+    except ImportError:
+        return None
+    for root in nvidia.__path__:
+        for candidate in sorted(Path(root).glob("*/bin/nvdisasm")):
+            return str(candidate)
+    return None
+
+
+def sass(ptx: str, arch: str = "sm_90") -> str:
+    """The SASS of `ptx` as nvdisasm prints it (raises where nvdisasm is missing)."""
+    tool = nvdisasm()
+    if tool is None:
+        raise FileNotFoundError("sass: nvdisasm not found (pip install nvidia-cuda-nvdisasm)")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "kernel.cubin"
+        path.write_bytes(cubin(ptx, arch))
+        return subprocess.run([tool, "-c", str(path)], capture_output=True, text=True,
+                              check=True).stdout
+
+
+_INSTRUCTION = re.compile(r"/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_]*)")
+_LABEL = re.compile(r"^\s*(\.L_x_\d+):")
+_BRANCH = re.compile(r"BRA[^`]*`\((\.L_x_\d+)\)")
+
+
+def loop_instructions(text: str) -> dict[str, int]:
+    """Instructions of one pass through the longest loop of SASS `text`, not counting
+    the loops nested in it (which a pass need not enter), by opcode and in `total`."""
+    labels: dict[str, int] = {}
+    opcodes: list[str] = []
+    back: list[tuple[str, int]] = []
+    for line in text.splitlines():
+        label = _LABEL.match(line)
+        if label:
+            labels[label.group(1)] = len(opcodes)
+            continue
+        op = _INSTRUCTION.search(line)
+        if op is None:
+            continue
+        branch = _BRANCH.search(line)
+        if branch:
+            back.append((branch.group(1), len(opcodes)))
+        opcodes.append(op.group(1))
+    loops = [(labels[name], end) for name, end in back if labels.get(name, end + 1) <= end]
+    if not loops:
+        return {"total": 0}
+    start, end = max(loops, key=lambda span: span[1] - span[0])
+    inner = [(a, b) for a, b in loops if (a, b) != (start, end) and start <= a and b <= end]
+    counts: dict[str, int] = {}
+    for k in range(start, end + 1):
+        if not any(a <= k <= b for a, b in inner):
+            counts[opcodes[k]] = counts.get(opcodes[k], 0) + 1
+    return {"total": sum(counts.values()), **dict(sorted(counts.items()))}
