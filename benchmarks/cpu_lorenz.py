@@ -19,7 +19,7 @@ second Python processes that find the on-disk cache (a fresh CUBIE_TRACE_CACHE_D
 shared with this process) next to processes that start from an empty one.
 
     python benchmarks/cpu_lorenz.py
-    python benchmarks/cpu_lorenz.py --repeats 3 --n-fixed 4096 --n-adaptive 1024
+    python benchmarks/cpu_lorenz.py --repeats 3 --n-fixed 4096 --n-adaptive 1024 --threads 2
 """
 
 from __future__ import annotations
@@ -279,9 +279,13 @@ def main() -> None:
                         help="skip the second-process cold-start measurements")
     parser.add_argument("--keep-cache", action="store_true",
                         help="keep the temporary cache directories (removed by default)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="Numba threads (1; 0: Numba's default, all cores)")
     parser.add_argument("--output", default=str(HERE / "results" / "cpu_lorenz.json"))
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.threads:  # read when Numba is first imported, below
+        os.environ["NUMBA_NUM_THREADS"] = str(args.threads)
     if args.child:
         child_main(args.child, args.child_n)
         return
@@ -350,8 +354,8 @@ def main() -> None:
     fixed["steps_per_s"] = {"ours": accepted_rk4 / med["ours"],
                             **{k: args.n_fixed * N_STEPS / med[k] for k in kernels}}
     fixed["ratio_ours_over_hand"] = {k: med[k] / med["ours"] for k in kernels}
-    fixed["ratio_target"] = 0.8
-    fixed["ratio_meets_target"] = fixed["ratio_ours_over_hand"]["arrays"] >= 0.8
+    fixed["ratio_target"] = 0.85  # of the hand kernel keeping the state in scalars
+    fixed["ratio_meets_target"] = fixed["ratio_ours_over_hand"]["scalars"] >= 0.85
     fixed["max_abs_diff_vs_hand"] = diffs
     fixed["correct_to_1e-10"] = all(d <= 1e-10 for d in diffs.values())
     fixed["reference_numba_compile_s"] = reference_compile
@@ -435,9 +439,9 @@ def main() -> None:
               f"{fixed['ratio_ours_over_hand'][name]:>11.2f}")
     print(f"ours, lowered.run only (sol.info['run_s']): {med['ours_run_s']:.4f} s")
     verdict = "meets" if fixed["ratio_meets_target"] else "MISSES"
-    print(f"ours / hand-written (arrays) = {fixed['ratio_ours_over_hand']['arrays']:.2f}x "
-          f"({verdict} the >= 0.8x target); vs scalars "
-          f"{fixed['ratio_ours_over_hand']['scalars']:.2f}x")
+    print(f"ours / hand-written (scalars) = {fixed['ratio_ours_over_hand']['scalars']:.2f}x "
+          f"({verdict} the >= 0.85x target); vs scratch arrays "
+          f"{fixed['ratio_ours_over_hand']['arrays']:.2f}x")
     ok = "OK" if fixed["correct_to_1e-10"] else "FAILED"
     print("max |ours - hand-written| of the final states: "
           + ", ".join(f"{k} {v:.3g}" for k, v in diffs.items()) + f"  ({ok}, tolerance 1e-10)")
