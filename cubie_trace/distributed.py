@@ -36,8 +36,7 @@ from cubie_trace.batch import Batch
 from cubie_trace.core.tree import flatten, unflatten
 from cubie_trace.launches import run_in_pieces
 from cubie_trace.solution import Solution
-from lowering.memory import simulator_enabled
-from lowering.targets import default_target
+from lowering.targets import default_target, runnable
 
 CHUNKS_PER_THREAD = 4  # so the work balances and a lost worker costs a small share
 MIN_CHUNK = 8192  # runs: below this the overhead per chunk (tens of ms) shows on the CPU
@@ -86,7 +85,7 @@ class Job:
         """This worker's target, refusing one the kernel cannot run on here."""
         here = default_target()
         target = here if self.backend == "auto" else self.backend
-        if target == "cuda" and here != "cuda" and not simulator_enabled():
+        if not runnable(target):
             raise RuntimeError("backend 'cuda' was asked for, but this worker has no CUDA GPU")
         if target not in self.kernels:
             raise RuntimeError(f"this worker's default backend is {target!r}, which the "
@@ -125,7 +124,7 @@ def solve(solver: Any, ts: np.ndarray, window: int, batch: Batch, shared: tuple,
                   for t in targets}, backend, shared, batch)
     size = int(chunks or chunk_size(batch.n_runs, job.bytes_per_run(), workers))
     bounds = [(lo, min(lo + size, batch.n_runs)) for lo in range(0, batch.n_runs, size)]
-    outputs = unflatten(job.kernel.program.out_tree, _arrays(job, batch, bounds))
+    outputs = unflatten(job.kernel.interface.out_tree, _arrays(job, batch, bounds))
     return Solution.from_outputs(solver, ts, window, batch, outputs, {
         "backend": ",".join(targets), "method": solver.step.name,
         "precision": solver.precision, "rtol": solver.options.rtol,

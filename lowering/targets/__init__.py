@@ -27,3 +27,12 @@ def default_target() -> str:
         return "cuda" if cuda.is_available() else "cpu"
     except Exception:
         return "cpu"
+
+
+def runnable(name: str) -> bool:
+    """Whether this process can run code lowered for target `name`: the CPU always, CUDA
+    with a GPU or under the simulator."""
+    from lowering.memory import simulator_enabled
+
+    get_target(name)
+    return name == "cpu" or simulator_enabled() or default_target() == "cuda"
