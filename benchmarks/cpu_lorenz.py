@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from hand_lorenz import B13, B16, HALF, rk4_step
 from machine import command_line, machine_info
 
 HERE = Path(__file__).resolve().parent
@@ -74,7 +75,7 @@ def reference_kernels() -> dict[str, Any]:
     """
     from numba import njit, prange
 
-    b16, b13, half = 0.16666666666666666, 0.3333333333333333, 0.5
+    b16, b13, half = B16, B13, HALF
 
     @njit(inline="always", error_model="numpy")
     def lorenz_rhs(y, sigma, rho, beta, out):
@@ -111,23 +112,15 @@ def reference_kernels() -> dict[str, Any]:
             for i in range(3):
                 out[r, i] = y[i]
 
+    step = njit(inline="always", error_model="numpy")(rk4_step)
+
     @njit(parallel=True, error_model="numpy")
     def rk4_scalars(y0, p, dt, n_steps, out):
         for r in prange(y0.shape[0]):
             sigma, rho, beta = p[r, 0], p[r, 1], p[r, 2]
             x, y, z = y0[r, 0], y0[r, 1], y0[r, 2]
-            h2, h3, h6 = half * dt, b13 * dt, b16 * dt
             for _ in range(n_steps):
-                k1x, k1y, k1z = sigma * (y - x), x * (rho - z) - y, x * y - beta * z
-                ax, ay, az = x + h2 * k1x, y + h2 * k1y, z + h2 * k1z
-                k2x, k2y, k2z = sigma * (ay - ax), ax * (rho - az) - ay, ax * ay - beta * az
-                ax, ay, az = x + h2 * k2x, y + h2 * k2y, z + h2 * k2z
-                k3x, k3y, k3z = sigma * (ay - ax), ax * (rho - az) - ay, ax * ay - beta * az
-                ax, ay, az = x + dt * k3x, y + dt * k3y, z + dt * k3z
-                k4x, k4y, k4z = sigma * (ay - ax), ax * (rho - az) - ay, ax * ay - beta * az
-                x = x + (h6 * k1x + h3 * k2x + h3 * k3x + h6 * k4x)
-                y = y + (h6 * k1y + h3 * k2y + h3 * k3y + h6 * k4y)
-                z = z + (h6 * k1z + h3 * k2z + h3 * k3z + h6 * k4z)
+                x, y, z = step(x, y, z, sigma, rho, beta, dt)
             out[r, 0] = x
             out[r, 1] = y
             out[r, 2] = z

@@ -19,11 +19,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from hand_lorenz import rk4_step
 from machine import command_line, machine_info
 from numba import cuda
 
 HERE = Path(__file__).resolve().parent
-B16, B13, HALF = 0.16666666666666666, 0.3333333333333333, 0.5
+
+
+step = cuda.jit(device=True, inline="always")(rk4_step)
 
 
 def hand_rk4(y0: Any, p: Any, dt: Any, t_end: Any, out: Any) -> None:
@@ -32,20 +35,10 @@ def hand_rk4(y0: Any, p: Any, dt: Any, t_end: Any, out: Any) -> None:
         return
     sigma, rho, beta = p[r, 0], p[r, 1], p[r, 2]
     x, y, z = y0[r, 0], y0[r, 1], y0[r, 2]
-    h2, h3, h6 = HALF * dt, B13 * dt, B16 * dt
     t = dt - dt
-    stop = t_end - HALF * dt
+    stop = t_end - 0.5 * dt
     while t < stop:
-        k1x, k1y, k1z = sigma * (y - x), x * (rho - z) - y, x * y - beta * z
-        ax, ay, az = x + h2 * k1x, y + h2 * k1y, z + h2 * k1z
-        k2x, k2y, k2z = sigma * (ay - ax), ax * (rho - az) - ay, ax * ay - beta * az
-        ax, ay, az = x + h2 * k2x, y + h2 * k2y, z + h2 * k2z
-        k3x, k3y, k3z = sigma * (ay - ax), ax * (rho - az) - ay, ax * ay - beta * az
-        ax, ay, az = x + dt * k3x, y + dt * k3y, z + dt * k3z
-        k4x, k4y, k4z = sigma * (ay - ax), ax * (rho - az) - ay, ax * ay - beta * az
-        x = x + (h6 * k1x + h3 * k2x + h3 * k3x + h6 * k4x)
-        y = y + (h6 * k1y + h3 * k2y + h3 * k3y + h6 * k4y)
-        z = z + (h6 * k1z + h3 * k2z + h3 * k3z + h6 * k4z)
+        x, y, z = step(x, y, z, sigma, rho, beta, dt)
         t = t + dt
     out[r, 0] = x
     out[r, 1] = y

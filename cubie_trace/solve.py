@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from cubie_trace.arguments import indices, positive, refuse, runs_backward, tolerance
 from cubie_trace.batch import build_batch, save_times
 from cubie_trace.core.program import Program
 from cubie_trace.core.step import Step, get_method, method_options
@@ -37,38 +38,6 @@ from lowering.targets import default_target
 
 BACKENDS = ("auto", "cpu", "cuda")
 PRECISIONS = ("float32", "float64")
-
-
-def _positive(name: str, value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a positive number, got {value!r}") from None
-    if not (np.isfinite(number) and number > 0):
-        raise ValueError(f"{name} must be positive and finite, got {value!r}")
-    return number
-
-
-def _tolerance(name: str, value: Any, n: int) -> Any:
-    """A scalar tolerance as a float, one per state as a tuple."""
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a positive number or one per state ({n}), "
-                        f"got {value!r}") from None
-    if arr.ndim > 1 or (arr.ndim == 1 and arr.size != n):
-        raise ValueError(f"{name} must be a positive number or one per state ({n}), "
-                         f"got {value!r}")
-    if not (np.all(np.isfinite(arr)) and np.all(arr > 0)):
-        raise ValueError(f"{name} must be positive and finite, got {value!r}")
-    return float(arr) if arr.ndim == 0 else tuple(float(v) for v in arr)
-
-
-def _names(role: str, given: Sequence[str], known: Sequence[str]) -> tuple[int, ...]:
-    unknown = [name for name in given if name not in known]
-    if unknown:
-        raise ValueError(f"save: unknown {role} {unknown}")
-    return tuple(list(known).index(name) for name in given)
 
 
 @attrs.frozen(init=False)
@@ -128,18 +97,18 @@ class Solver:
             raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
         if dt is not None and first_step is not None:
             raise ValueError("give dt or first_step, not both")
-        first = _positive("dt", dt) if dt is not None else \
-            _positive("first_step", first_step) if first_step is not None else 0.0
+        first = positive("dt", dt) if dt is not None else \
+            positive("first_step", first_step) if first_step is not None else 0.0
         ctrl = _controller(step, controller)
         if not ctrl.adaptive and not first:
             raise ValueError(f"method {step.name!r} with a fixed step needs dt")
         n = system.n_states
-        limits = (_positive("dt_min", dt_min), float("inf") if dt_max == float("inf")
-                  else _positive("dt_max", dt_max))
+        limits = (positive("dt_min", dt_min), float("inf") if dt_max == float("inf")
+                  else positive("dt_max", dt_max))
         if limits[0] > limits[1]:
             raise ValueError(f"dt_min {dt_min} > dt_max {dt_max}")
-        options = RunOptions(_tolerance("rtol", 1e-6 if rtol is None else rtol, n),
-                             _tolerance("atol", 1e-6 if atol is None else atol, n),
+        options = RunOptions(tolerance("rtol", 1e-6 if rtol is None else rtol, n),
+                             tolerance("atol", 1e-6 if atol is None else atol, n),
                              first, *limits, int(max_steps))
         if summaries is not None and summarise_every is None:
             raise ValueError("summaries need summarise_every (a multiple of save_every)")
@@ -154,11 +123,11 @@ class Solver:
             save = tuple(save)
         if save is not None:
             known = (*system.state_names, *getattr(system, "observable_names", ()))
-            _names("states or observables", save, known)
+            indices("states or observables", save, known)
         backend = default_target() if backend == "auto" else backend
         self.__attrs_init__(
             system, step, ctrl, options, precision, backend, summaries,
-            _positive("summarise_every", summarise_every) if summarise_every is not None
+            positive("summarise_every", summarise_every) if summarise_every is not None
             else None, save, save_mode, policy, shared_budget_bytes, pin, arguments,
             {} if _kernels is None else _kernels)
         self._check_precision()
@@ -206,8 +175,8 @@ class Solver:
             return LoopSpec(self.step, self.controller, n_saves, summaries, self.save_mode,
                             (), (), precision=self.precision)
         names, obs = self.system.state_names, tuple(getattr(self.system, "observable_names", ()))
-        states = _names("states", [s for s in self.save if s in names], names)
-        observed = _names("observables", [s for s in self.save if s in obs], obs)
+        states = indices("states", [s for s in self.save if s in names], names)
+        observed = indices("observables", [s for s in self.save if s in obs], obs)
         every = tuple(range(len(names)))
         return LoopSpec(self.step, self.controller, n_saves, summaries, self.save_mode,
                         None if states == every else states,
@@ -288,7 +257,7 @@ class Solver:
         results are lazy Dask arrays (see `cubie_trace.distributed`); `progress` has no
         effect there (the Dask dashboard shows the chunks)."""
         if unknown:
-            _refuse(unknown)
+            refuse(unknown)
         cluster = None
         if client is not None or scheduler is not None:
             from cubie_trace import distributed
@@ -303,7 +272,7 @@ class Solver:
             if save_at is not None:
                 raise ValueError("give save_at or t_eval, not both")
             save_at = t_eval
-        if _runs_backward(t_span):
+        if runs_backward(t_span):
             return self._backward(t_span, y0, parameters, drivers, save_every, save_at, grid,
                                   progress, settling_time, client, scheduler, chunks)
         started = time.perf_counter()
@@ -399,28 +368,6 @@ def _controller(step: Step, controller: str | Controller | None) -> Controller:
     return chosen
 
 
-def _runs_backward(t_span: Any) -> bool:
-    """Whether `t_span` runs backward (t_end < t0); malformed spans are left to
-    `save_times` to refuse."""
-    try:
-        t0, t_end = (float(v) for v in t_span)
-    except (TypeError, ValueError):
-        return False
-    return t_end < t0
-
-
-def _refuse(unknown: dict[str, Any]) -> None:
-    hints = {"args": "pass parameter values as parameters= (a dict by name or an array)",
-             "method": "choose the method when making the Solver",
-             "rtol": "set tolerances on the Solver (solver.replace(rtol=...))",
-             "atol": "set tolerances on the Solver (solver.replace(atol=...))",
-             "dense_output": "save times are served by dense output: give save_every or "
-                             "save_at"}
-    name = sorted(unknown)[0]
-    raise TypeError(f"solve() got an unexpected keyword {name!r}"
-                    + (f": {hints[name]}" if name in hints else ""))
-
-
 def solve_ivp(system: Any, t_span: tuple[float, float], y0: Any = None,
               parameters: Any = None, method: str | Step = "tsit5", *,
               drivers: Mapping[str, Any] | None = None, save_every: float | None = None,
@@ -431,7 +378,7 @@ def solve_ivp(system: Any, t_span: tuple[float, float], y0: Any = None,
     """Integrate a batch of runs of `system` in one call (see `Solver` for the options and
     `Solver.solve` for `client=`)."""
     if args is not None:
-        _refuse({"args": args})
+        refuse({"args": args})
     solver = Solver(system, method, **options)
     return solver.solve(t_span, y0=y0, parameters=parameters, drivers=drivers,
                         save_every=save_every, save_at=save_at, t_eval=t_eval, grid=grid,

@@ -5,17 +5,18 @@ become one `for` loop whose body is a single expression (fused intermediates
 are never stored); reductions become accumulation loops; `cond`,
 `while_loop` and `fori_loop` become Python control flow; a child program called
 at several sites becomes a device function of its own (`lowering.children`), one
-called once is written in place; system functions are called with array views.
+called once is written in place; system functions are called with array views, or
+written in place where their arrays are held in registers (`memory.Registers`).
 Buffers are read and written through `memory.Memory`, which alone knows where
-storage is. Copies appear only where the layout could not give a
-value and its destination one storage (loop carries, branch and child
-results, carried state, outputs). `LOWERING` maps each primitive to the method
-that emits its equations: the backend's half of a primitive's rule table.
+storage is; `lowering.templates` holds each primitive's source template. Copies
+appear only where the layout could not give a value and its destination one storage
+(loop carries, branch and child results, carried state, outputs). `LOWERING` maps
+each primitive to the method that emits its equations: the backend's half of a
+primitive's rule table.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -25,46 +26,9 @@ from cubie_trace.layout import Layout
 from lowering import names
 from lowering.children import Children
 from lowering.memory import Memory, Ref
+from lowering.templates import CASTS, FLOATS, OPS, REDUCTION_TERMS, literal, zero
 
-# elementwise templates over operand expressions
-OPS: dict[str, str] = {
-    "add": "({0} + {1})", "sub": "({0} - {1})", "mul": "({0} * {1})", "div": "({0} / {1})",
-    "floordiv": "({0} // {1})", "pow": "({0} ** {1})", "neg": "(-{0})", "abs": "abs({0})",
-    "minimum": "min({0}, {1})", "maximum": "max({0}, {1})", "sqrt": "math.sqrt({0})",
-    "exp": "math.exp({0})", "log": "math.log({0})", "sin": "math.sin({0})",
-    "cos": "math.cos({0})", "tan": "math.tan({0})", "tanh": "math.tanh({0})",
-    "floor": "FLOAT(math.floor({0}))", "lt": "({0} < {1})", "le": "({0} <= {1})",
-    "gt": "({0} > {1})", "ge": "({0} >= {1})", "eq": "({0} == {1})", "ne": "({0} != {1})",
-    "and": "({0} and {1})", "or": "({0} or {1})", "not": "(not {0})",
-    "isfinite": "math.isfinite({0})", "where": "({1} if {0} else {2})",
-}
-# reductions: (start from element 0 or zero, statements per element, final expression)
-REDUCTION_TERMS: dict[str, tuple[str, tuple[str, ...], str]] = {
-    "sum": ("zero", ("{acc} += {x}",), ""),
-    "max": ("first", ("{acc} = max({acc}, {x})",), ""),
-    "min": ("first", ("{acc} = min({acc}, {x})",), ""),
-    "max_abs": ("zero", ("{acc} = max({acc}, abs({x}))",), ""),
-    "dot": ("zero", ("{acc} += {x} * {y}",), ""),
-    "rms_norm": ("zero", ("{q} = {x} / {y}", "{acc} += {q} * {q}"), "math.sqrt({acc} / {n})"),
-}
 UNROLL = 4  # loops over at most this many elements are written out element by element
-CASTS = {"float": "FLOAT({0})", "float32": "np.float32({0})", "float64": "np.float64({0})",
-         "int32": "np.int32({0})", "bool": "({0} != 0)"}
-FLOATS = ("float", "float32", "float64")
-
-
-def literal(lit: Lit, dtype: str) -> str:
-    """Source for a literal used where a value of `dtype` is computed."""
-    if lit.dtype == "bool":
-        return repr(bool(lit.value))
-    value = lit.value
-    if dtype in FLOATS or lit.dtype in FLOATS:
-        if math.isinf(value) or math.isnan(value):
-            text = "math.inf" if value > 0 else "-math.inf" if value < 0 else "math.nan"
-        else:
-            text = repr(float(value))
-        return f"{CASTS[dtype if dtype in FLOATS else 'float'].format(text)}"
-    return repr(int(value))
 
 
 class FunctionWriter:
@@ -292,7 +256,7 @@ class FunctionWriter:
             return self.element(eqn.inputs[k], i, dtype)
 
         first = 1 if start == "first" else 0
-        self.emit(f"{acc} = {element(0, '0') if first else _zero(dtype)}")
+        self.emit(f"{acc} = {element(0, '0') if first else zero(dtype)}")
         scratch = self.fresh("q") if any("{q}" in t for t in terms) else ""
         self.each(n, lambda i: [line.format(acc=acc, q=scratch, x=element(0, i),
                                             y=element(1, i) if len(eqn.inputs) > 1 else "")
@@ -404,10 +368,6 @@ LOWERING: dict[str, Callable[[FunctionWriter, Eqn], None]] = {
     "while_loop": FunctionWriter.loop, "fori_loop": FunctionWriter.loop,
     "tap": FunctionWriter.tap, "hint": FunctionWriter.hint,
 }
-
-
-def _zero(dtype: str) -> str:
-    return literal(Lit(0.0 if dtype in FLOATS else 0, dtype), dtype)
 
 
 def _operand_dtype(eqn: Eqn) -> str:

@@ -78,20 +78,29 @@ def compile_ptx(lowered: Lowered, cc: tuple[int, int] = (9, 0)) -> str:
     return ptx
 
 
+@contextlib.contextmanager
+def _linked(ptx: str, options: list[str]) -> Iterator[Any]:
+    """An nvJitLink handle that has run ptxas on `ptx` (freed on leaving)."""
+    from cuda.bindings import nvjitlink
+
+    handle = nvjitlink.create(len(options), options)
+    try:
+        data = ptx.encode()
+        nvjitlink.add_data(handle, nvjitlink.InputType.PTX, data, len(data), "kernel.ptx")
+        nvjitlink.complete(handle)
+        yield handle
+    finally:
+        nvjitlink.destroy(handle)
+
+
 def ptxas(ptx: str, arch: str = "sm_90") -> dict[str, int]:
     """Run ptxas (through nvJitLink) on `ptx`; registers, stack bytes and spills of the
     kernel entry."""
     from cuda.bindings import nvjitlink
 
-    handle = nvjitlink.create(2, [f"-arch={arch}", "-Xptxas=-v"])
-    try:
-        data = ptx.encode()
-        nvjitlink.add_data(handle, nvjitlink.InputType.PTX, data, len(data), "kernel.ptx")
-        nvjitlink.complete(handle)
+    with _linked(ptx, [f"-arch={arch}", "-Xptxas=-v"]) as handle:
         log = bytearray(nvjitlink.get_info_log_size(handle))
         nvjitlink.get_info_log(handle, log)
-    finally:
-        nvjitlink.destroy(handle)
     return parse_ptxas_log(log.decode(errors="replace"))
 
 
@@ -112,15 +121,9 @@ def cubin(ptx: str, arch: str = "sm_90") -> bytes:
     """The machine code ptxas (through nvJitLink) makes of `ptx`."""
     from cuda.bindings import nvjitlink
 
-    handle = nvjitlink.create(1, [f"-arch={arch}"])
-    try:
-        data = ptx.encode()
-        nvjitlink.add_data(handle, nvjitlink.InputType.PTX, data, len(data), "kernel.ptx")
-        nvjitlink.complete(handle)
+    with _linked(ptx, [f"-arch={arch}"]) as handle:
         out = bytearray(nvjitlink.get_linked_cubin_size(handle))
         nvjitlink.get_linked_cubin(handle, out)
-    finally:
-        nvjitlink.destroy(handle)
     return bytes(out)
 
 
