@@ -20,6 +20,15 @@ def positive(name: str, value: Any) -> float:
     return number
 
 
+def lane_count(lanes: Any) -> int | None:
+    """`lanes` checked: None (chosen for the machine) or a positive int."""
+    if lanes is None:
+        return None
+    if isinstance(lanes, bool) or not isinstance(lanes, (int, np.integer)) or lanes < 1:
+        raise ValueError(f"lanes must be None or a positive int, got {lanes!r}")
+    return int(lanes)
+
+
 def tolerance(name: str, value: Any, n: int) -> Any:
     """A scalar tolerance as a float, one per state as a tuple."""
     try:

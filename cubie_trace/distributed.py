@@ -120,7 +120,8 @@ def solve(solver: Any, ts: np.ndarray, window: int, batch: Batch, shared: tuple,
         raise ValueError("the Dask cluster has no workers")
     targets = sorted(set(client.run(default_target).values()) if backend == "auto"
                      else {backend})
-    job = Job.of({t: shipping.ShippedKernel.of(solver.lowered(len(ts), window, t))
+    job = Job.of({t: shipping.ShippedKernel.of(solver.lowered(len(ts), window, t,
+                                                              lanes=solver.lanes or 1))
                   for t in targets}, backend, shared, batch)
     size = int(chunks or chunk_size(batch.n_runs, job.bytes_per_run(), workers))
     bounds = [(lo, min(lo + size, batch.n_runs)) for lo in range(0, batch.n_runs, size)]

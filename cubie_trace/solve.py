@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from cubie_trace.arguments import indices, positive, refuse, runs_backward, tolerance
+from cubie_trace.arguments import indices, lane_count, positive, refuse, runs_backward, tolerance
 from cubie_trace.batch import build_batch, save_times
 from cubie_trace.core.program import Program
 from cubie_trace.core.step import Step, get_method, method_options
@@ -35,9 +35,12 @@ from cubie_trace.layout import Layout, plan
 from cubie_trace.solution import Solution
 from cubie_trace.systems.drivers import make_driver, mirrored
 from lowering.targets import default_target
+from lowering.targets.cpu import default_lanes
 
 BACKENDS = ("auto", "cpu", "cuda")
 PRECISIONS = ("float32", "float64")
+# batches from this many runs on integrate runs in SIMD lanes by default (`lanes_for`)
+LANE_BATCH = 8192
 
 
 @attrs.frozen(init=False)
@@ -65,6 +68,7 @@ class Solver:
     save: tuple[str, ...] | None
     save_mode: str
     policy: str
+    lanes: int | None
     shared_budget_bytes: int | None
     pin: Mapping[str, str] | None
     _arguments: dict[str, Any] = attrs.field(eq=False, repr=False)
@@ -80,7 +84,8 @@ class Solver:
                  save_mode: str = "dense", policy: str = "local",
                  shared_budget_bytes: int | None = None, pin: Mapping[str, str] | None = None,
                  newton: dict | None = None, linear: dict | None = None,
-                 jacobian: str | None = None, _kernels: dict | None = None) -> None:
+                 jacobian: str | None = None, lanes: int | None = None,
+                 _kernels: dict | None = None) -> None:
         arguments = {key: value for key, value in locals().items()
                      if key not in ("self", "_kernels", "__class__")}
         if not hasattr(system, "n_states") and callable(system):
@@ -128,7 +133,8 @@ class Solver:
         self.__attrs_init__(
             system, step, ctrl, options, precision, backend, summaries,
             positive("summarise_every", summarise_every) if summarise_every is not None
-            else None, save, save_mode, policy, shared_budget_bytes, pin, arguments,
+            else None, save, save_mode, policy, lane_count(lanes), shared_budget_bytes, pin,
+            arguments,
             {} if _kernels is None else _kernels)
         self._check_precision()
 
@@ -183,25 +189,42 @@ class Solver:
                         None if observed == tuple(range(len(obs))) else observed,
                         None if states in (every, ()) else states, precision=self.precision)
 
-    def compiled(self, n_saves: int = 1, window: int = 1) -> tuple[Program, Layout, Any]:
-        """(program, layout, lowered) for `n_saves` save times, built and compiled once."""
-        return self._compile(n_saves, window)[:3]
+    def compiled(self, n_saves: int = 1, window: int = 1,
+                 n_runs: int | None = None) -> tuple[Program, Layout, Any]:
+        """(program, layout, lowered) for `n_saves` save times, built and compiled once: the
+        kernel a solve of `n_runs` runs uses (its lane count, `lanes_for`)."""
+        return self._compile(n_saves, window, self.lanes_for(n_runs))[:3]
 
-    def lowered(self, n_saves: int = 1, window: int = 1, target: str | None = None) -> Any:
+    def lanes_for(self, n_runs: int | None) -> int:
+        """Runs integrated together per CPU core step for a batch of `n_runs` (None: not
+        known): `lanes` where given, else on the CPU, for batches of at least
+        `LANE_BATCH` runs, a count chosen for the machine's vectors
+        (`lowering.targets.cpu.default_lanes`); 1 (one run at a time) otherwise. Smaller
+        batches keep the scalar kernel, which compiles several times faster."""
+        if self.backend != "cpu":
+            return 1
+        if self.lanes is not None:
+            return self.lanes
+        return default_lanes(self.precision) if (n_runs or 0) >= LANE_BATCH else 1
+
+    def lowered(self, n_saves: int = 1, window: int = 1, target: str | None = None,
+                lanes: int = 1) -> Any:
         """The loop for `n_saves` save times lowered for `target` (default: this Solver's
-        backend): its module generated and loaded but not compiled, which is what a Dask
-        worker compiles from its source. Built once per target."""
+        backend) with `lanes` runs per CPU step: its module generated and loaded but not
+        compiled, which is what a Dask worker compiles from its source. Built once per
+        target and lane count."""
         from lowering import lower
 
         target = target or self.backend
-        key = ("lowered", target, *self._loop_key(n_saves, window))
+        lanes = lanes if target == "cpu" else 1
+        key = ("lowered", target, lanes, *self._loop_key(n_saves, window))
         if key not in self._kernels:
             program = build_loop(self.system, self.spec(n_saves, window))
             layout = plan(program, policy=self.policy, shared_budget_bytes=self.shared_budget_bytes,
                           pin=self.pin, precision=self.precision, scratch_in_outputs=False)
             batched = [name in ("y0", "p") for name in program.input_names]
             self._kernels[key] = (lower(program, layout, target=target, precision=self.precision,
-                                        batched=batched), self.step)
+                                        batched=batched, lanes=lanes), self.step)
         return self._kernels[key][0]
 
     def _loop_key(self, n_saves: int, window: int) -> tuple:
@@ -211,12 +234,13 @@ class Solver:
                 self.shared_budget_bytes,
                 None if self.pin is None else tuple(sorted(self.pin.items())), n_saves, window)
 
-    def _compile(self, n_saves: int, window: int) -> tuple[Program, Layout, Any, float]:
-        key = (*self._loop_key(n_saves, window), self.backend)
+    def _compile(self, n_saves: int, window: int, lanes: int = 1
+                 ) -> tuple[Program, Layout, Any, float]:
+        key = (*self._loop_key(n_saves, window), self.backend, lanes)
         fresh = key not in self._kernels
         if fresh:
             started = time.perf_counter()
-            lowered = self.lowered(n_saves, window)
+            lowered = self.lowered(n_saves, window, lanes=lanes)
             lowered.compile()
             self._kernels[key] = (lowered.program, lowered.layout, lowered, self.step,
                                   time.perf_counter() - started)
@@ -285,7 +309,8 @@ class Solver:
         if cluster is not None:
             return distributed.solve(self, ts, window, batch, (*context, *shared), cluster,
                                      chunks, backend=self._arguments["backend"])
-        program, layout, lowered, compile_s = self._compile(len(ts), window)
+        program, layout, lowered, compile_s = self._compile(len(ts), window,
+                                                            self.lanes_for(batch.n_runs))
         outputs, kernel_s, wall_s = run_in_pieces(
             lowered, batch.n_runs, lambda lo, hi: (batch.y0[lo:hi], batch.parameters[lo:hi],
                                             *context, *shared), progress)

@@ -26,14 +26,15 @@ class Lowered:
 
     def __init__(self, program: Program, layout: Layout, target: str, precision: str,
                  instrument: bool, batched: tuple[bool, ...], log_capacity: int,
-                 register_limit: int) -> None:
+                 register_limit: int, lanes: int) -> None:
         self.program, self.layout = program, layout
         self.target, self.precision, self.instrument = target, precision, instrument
         self.memory = Memory(layout, precision, log_capacity if instrument else 0,
                              register_limit)
         self.signature = module.signature(program, batched)
         self.source = module.module_source(program, layout, self.memory, self.signature,
-                                           get_target(target), precision, instrument)
+                                           get_target(target), precision, instrument,
+                                           lanes)
         interface = Interface.of(program, layout, self.memory, self.signature, precision,
                                  instrument)
         self.batch = BatchKernel(self.source, interface, target)
@@ -68,13 +69,15 @@ class Lowered:
 
 def lower(program: Program, layout: Layout, target: str = "cuda", precision: str = "float64",
           instrument: bool = False, batched: Sequence[bool] | None = None,
-          log_capacity: int = 256, register_limit: int = REGISTER_LIMIT) -> Lowered:
+          log_capacity: int = 256, register_limit: int = REGISTER_LIMIT,
+          lanes: int = 1) -> Lowered:
     """Compile `program` with `layout` for `target` at `precision`.
 
     `batched[k]` says whether input k has one value per run (default: all do).
     With `instrument=True` every `ct.tap` records up to `log_capacity` values per run.
     Arrays of at most `register_limit` elements addressed only at constant indices
-    are held in scalar locals (0: none).
+    are held in scalar locals (0: none). On the CPU, `lanes` > 1 integrates that many
+    runs together in SIMD lanes (`lowering.lanes`).
     """
     if layout.program is not program:
         raise ValueError("lower: the layout was planned for a different program")
@@ -83,5 +86,8 @@ def lower(program: Program, layout: Layout, target: str = "cuda", precision: str
     flags = tuple(batched) if batched is not None else (True,) * len(program.inputs)
     if len(flags) != len(program.inputs):
         raise ValueError(f"batched: one flag per input ({len(program.inputs)}), got {len(flags)}")
+    if lanes < 1 or (lanes > 1 and target != "cpu"):
+        raise ValueError(f"lanes: a positive count, above 1 only on the CPU; got {lanes} "
+                         f"for target {target!r}")
     return Lowered(program, layout, target, precision, instrument, flags, log_capacity,
-                   register_limit)
+                   register_limit, lanes)

@@ -11,6 +11,27 @@ DEVICE = "@njit(cache=True, error_model=\"numpy\")"
 KERNEL = "@njit(parallel=True, cache=True, error_model=\"numpy\")"
 
 
+def vector_bits() -> int:
+    """Width of this CPU's widest vector registers Numba compiles for."""
+    from llvmlite import binding
+
+    features = binding.get_host_cpu_features()
+    if features.get("avx512f", False):
+        return 512
+    if features.get("avx2", False) or features.get("avx", False):
+        return 256
+    return 128
+
+
+def default_lanes(precision: str) -> int:
+    """Runs integrated together per `prange` step: four vector registers' worth (each
+    segment of a lane-blocked step is a loop over the lanes, whose set-up is paid per
+    pass; measured on Lorenz with AVX-512 in float64, 16 lanes ran RK4 at 0.10 s, 32 at
+    0.074 s, 64 at 0.069 s for 16,384 runs, and more lanes wait longer in lock-step for
+    the slowest run of an adaptive block)."""
+    return 4 * vector_bits() // (64 if precision == "float64" else 32)
+
+
 def kernel_prologue(run: str) -> tuple[list[str], str]:
     """Lines opening the per-run body, and the indentation of that body."""
     return [f"for {run} in prange(n_runs):"], "    "
