@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import time
 from pathlib import Path
@@ -99,7 +98,6 @@ def main() -> None:
                         help="lanes of the generated kernel (default: chosen by the solver)")
     parser.add_argument("--output", default=str(HERE / "results" / "cpu_lanes.json"))
     args = parser.parse_args()
-    os.environ.setdefault("NUMBA_NUM_THREADS", str(max(args.threads)))
 
     import numba
 

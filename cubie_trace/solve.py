@@ -193,19 +193,24 @@ class Solver:
                  n_runs: int | None = None) -> tuple[Program, Layout, Any]:
         """(program, layout, lowered) for `n_saves` save times, built and compiled once: the
         kernel a solve of `n_runs` runs uses (its lane count, `lanes_for`)."""
-        return self._compile(n_saves, window, self.lanes_for(n_runs))[:3]
+        return self._compile(n_saves, window, self.lanes_for(n_runs, n_saves, window))[:3]
 
-    def lanes_for(self, n_runs: int | None) -> int:
+    def lanes_for(self, n_runs: int | None, n_saves: int = 1, window: int = 1) -> int:
         """Runs integrated together per CPU core step for a batch of `n_runs` (None: not
-        known): `lanes` where given, else on the CPU, for batches of at least
-        `LANE_BATCH` runs, a count chosen for the machine's vectors
-        (`lowering.targets.cpu.default_lanes`); 1 (one run at a time) otherwise. Smaller
-        batches keep the scalar kernel, which compiles several times faster."""
+        known): `lanes` where given; else, on the CPU, for batches of at least
+        `LANE_BATCH` runs whose loop keeps all its scratch in registers, a count chosen
+        for the machine's vectors (`lowering.targets.cpu.default_lanes`); 1 (one run at
+        a time) otherwise. Smaller batches keep the scalar kernel, which compiles
+        several times faster, and so do larger systems, whose scratch arrays the lanes
+        would address run by run."""
         if self.backend != "cpu":
             return 1
         if self.lanes is not None:
             return self.lanes
-        return default_lanes(self.precision) if (n_runs or 0) >= LANE_BATCH else 1
+        if (n_runs or 0) < LANE_BATCH:
+            return 1
+        held = self.lowered(n_saves, window, lanes=1).memory.scratch_held()
+        return default_lanes(self.precision) if held else 1
 
     def lowered(self, n_saves: int = 1, window: int = 1, target: str | None = None,
                 lanes: int = 1) -> Any:
@@ -309,8 +314,8 @@ class Solver:
         if cluster is not None:
             return distributed.solve(self, ts, window, batch, (*context, *shared), cluster,
                                      chunks, backend=self._arguments["backend"])
-        program, layout, lowered, compile_s = self._compile(len(ts), window,
-                                                            self.lanes_for(batch.n_runs))
+        lanes = self.lanes_for(batch.n_runs, len(ts), window)
+        program, layout, lowered, compile_s = self._compile(len(ts), window, lanes)
         outputs, kernel_s, wall_s = run_in_pieces(
             lowered, batch.n_runs, lambda lo, hi: (batch.y0[lo:hi], batch.parameters[lo:hi],
                                             *context, *shared), progress)

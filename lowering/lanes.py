@@ -21,12 +21,14 @@ The scalar device function is rewritten on its syntax tree:
 from __future__ import annotations
 
 import ast
+import copy
 
 import attrs
 
 LANE = "l"
 MASK = "act"
 SELECT = "lane_select"
+LIVE = "_live"
 WIDTH = "lanes"
 # the numpy type of a lane array, per IR dtype (integers as Python's, as the scalar
 # function computes them)
@@ -216,8 +218,9 @@ class _Rewrite(ast.NodeTransformer):
         return self.generic_visit(node)
 
 
-def _active(mask: str) -> ast.expr:
-    return ast.Subscript(ast.Name(mask, ast.Load()), ast.Name(LANE, ast.Load()), ast.Load())
+def _active() -> ast.expr:
+    """Whether this lane runs the segment's loop: its mask, read once per segment."""
+    return ast.Name(LIVE, ast.Load())
 
 
 @attrs.frozen
@@ -255,17 +258,25 @@ class Lockstep:
         return carried
 
 
-def _guard(stmt: ast.stmt, mask: str) -> ast.stmt:
+def _guard(stmt: ast.stmt) -> ast.stmt:
     """`stmt` for a lane that may have finished: locals are written freely (the segment
-    stores them back masked), anything else runs only for active lanes."""
-    target = stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 \
-        else getattr(stmt, "target", None)
-    if isinstance(target, ast.Name) or isinstance(stmt, ast.Pass):
+    stores them back masked), stores to arrays and calls run only for active lanes (in a
+    loop or branch, each one)."""
+    if isinstance(stmt, (ast.For, ast.While, ast.If)):
+        out = copy.copy(stmt)
+        out.body = [_guard(s) for s in stmt.body]
+        out.orelse = [_guard(s) for s in stmt.orelse]
+        return out
+    if isinstance(stmt, (ast.Pass, ast.Break, ast.Continue)):
         return stmt
-    if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name) and \
-            target.value.id.startswith(MASK):
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else \
+        [stmt.target] if isinstance(stmt, ast.AugAssign) else []
+    if targets and all(isinstance(t, ast.Name) for t in targets):
+        return stmt
+    if len(targets) == 1 and isinstance(targets[0], ast.Subscript) and \
+            isinstance(targets[0].value, ast.Name) and targets[0].value.id.startswith(MASK):
         return stmt  # a loop's mask, already restricted to the enclosing loop's lanes
-    return ast.If(_active(mask), [stmt], [])
+    return ast.If(_active(), [stmt], [])
 
 
 class LaneFunction:
@@ -334,7 +345,7 @@ class LaneFunction:
         mask = f"{MASK}{self.masks}"
         self.masks += 1
         if outer is not None:
-            test = ast.BoolOp(ast.And(), [_active(outer), test])
+            test = ast.BoolOp(ast.And(), [_active(), test])
         flag = ast.Assign([ast.Subscript(ast.Name(mask, ast.Load()),
                                          ast.Name(LANE, ast.Load()), ast.Store())], test)
         condition = self._segment([*loop.body[:k], flag], outer)
@@ -386,14 +397,21 @@ class LaneFunction:
                 return out
             if not item.stmts:
                 return []
-            stmts = [rewrite.visit(_guard(s, item.mask) if item.mask else s)
+            stmts = [rewrite.visit(_guard(s) if item.mask else s)
                      for s in item.stmts]
             body = ast.unparse(ast.fix_missing_locations(ast.Module(stmts, []))).splitlines()
             kept = self.kept[item.mask] if item.mask else set()
-            loads = [f"{n} = {slot(n)}" for n in sorted(item.loads & self.lane_arrays)]
-            stores = [f"{slot(n)} = {SELECT}({item.mask}[{LANE}], {n}, {slot(n)})"
-                      if n in kept else f"{slot(n)} = {n}"
+            loaded = item.loads & self.lane_arrays
+            # a kept value read at the start is restored from that read (LLVM cannot
+            # tell the rows apart to reuse the load itself)
+            old = {n: f"_old_{n}" if n in loaded else slot(n) for n in kept & item.writes}
+            loads = [f"{old[n]} = {slot(n)}" for n in sorted(loaded) if n in old]
+            loads += [f"{n} = {old.get(n, slot(n))}" for n in sorted(loaded)]
+            stores = [f"{slot(n)} = {SELECT}({LIVE}, {n}, {old[n]})"
+                      if n in old else f"{slot(n)} = {n}"
                       for n in sorted(item.writes & self.lane_arrays)]
+            if item.mask:
+                loads.insert(0, f"{LIVE} = {item.mask}[{LANE}]")
             return [f"{indent}for {LANE} in range({WIDTH}):",
                     *(f"{indent}    {line}" for line in [*loads, *body, *stores])]
 

@@ -197,6 +197,11 @@ class Memory:
         return [name for name in names
                 if name.startswith("persist") or name not in self.registers.held]
 
+    def scratch_held(self) -> bool:
+        """Whether every thread-local and shared pool is held in registers (after the
+        device function is written)."""
+        return all(name.startswith("persist") for name in self.pool_arrays())
+
     def held_entry(self) -> list[str]:
         """Device function lines giving each held array's locals their first values:
         inputs, outputs and persistent storage as stored, scratch zero."""

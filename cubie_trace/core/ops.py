@@ -60,8 +60,25 @@ minimum, maximum, logical_and, logical_or = (
 
 
 def where(cond: Any, x: Any, y: Any) -> Any:
-    """Elementwise select: `x` where `cond` holds, else `y`."""
+    """Elementwise select: `x` where `cond` holds, else `y`. A Python bool `cond` picks
+    its traced operand outright where that is already the result (same shape and dtype):
+    a loop's carry selected by a condition known while tracing stays the same value."""
+    if isinstance(cond, (bool, np.bool_)):
+        chosen, other = (x, y) if cond else (y, x)
+        if isinstance(chosen, tr.Tracer) and _covers(chosen, other):
+            return chosen
     return apply("where", cond, x, y)
+
+
+def _covers(chosen: tr.Tracer, other: Any) -> bool:
+    """Whether `where(c, chosen, other)` has `chosen`'s shape and dtype."""
+    if isinstance(other, tr.Tracer):
+        return other.var.aval == chosen.var.aval
+    kinds = {"bool": (bool, np.bool_), "int32": (int, np.integer),
+             "float": (int, float, np.integer, np.floating)}
+    kind = kinds.get("float" if chosen.dtype.startswith("float") else chosen.dtype, ())
+    return isinstance(other, kind) and \
+        isinstance(other, (bool, np.bool_)) == (chosen.dtype == "bool")
 
 
 def sum(x: Any) -> Any:  # noqa: A001

@@ -347,7 +347,9 @@ def _add_counts(totals: dict[str, Any], counted: dict[str, Any], step_name: str)
     if unknown:
         raise ValueError(f"step {step_name!r} reported counters {sorted(unknown)} only in "
                          "some traces; report every counter on every trace (count 0)")
-    return {name: total + counted.get(name, 0) for name, total in totals.items()}
+    # a counter the step left at a literal 0 stays the carried value (no add to carry)
+    return {name: total if isinstance(counted.get(name, 0), int) and counted.get(name, 0) == 0
+            else total + counted[name] for name, total in totals.items()}
 
 
 def _run_status(ctrl: Controller, max_steps: Any, dt_min: Any, step_status: Any, retry: Any,
