@@ -123,9 +123,9 @@ class BatchKernel:
         n_read = len(arrays)
         outputs = self._given_outputs(out, n_runs)
         for port, arr in zip(face.outputs, outputs):
-            if port.param:
-                arr[...] = 0
+            if port.param:  # written in full by the kernel: never initialised here
                 arrays.append(arr.reshape(n_runs, port.size) if len(port.shape) > 1 else arr)
+        n_fresh = len(arrays) - n_read
         arrays += [persist[name.split("_", 1)[1]] for name in face.persist_arrays]
         log_data = log_count = None
         if face.instrument:
@@ -133,7 +133,7 @@ class BatchKernel:
             log_count = np.zeros((n_runs, max(len(face.taps), 1)), np.int32)
             arrays += [log_data, log_count]
         self.timings = self.target_module.launch(
-            self.kernel, arrays, n_read, n_runs, face.shared_bytes_per_thread,
+            self.kernel, arrays, n_read, n_fresh, n_runs, face.shared_bytes_per_thread,
             threads_per_block)
         for port, arr in zip(face.outputs, outputs):
             if port.place is not None:

@@ -38,7 +38,7 @@ def kernel_prologue(run: str) -> tuple[list[str], str]:
     return [f"for {run} in prange(n_runs):"], "    "
 
 
-def launch(kernel: Any, args: list[Any], n_read: int, n_runs: int,
+def launch(kernel: Any, args: list[Any], n_read: int, n_fresh: int, n_runs: int,
            shared_bytes_per_thread: int, threads_per_block: int | None) -> dict[str, Any]:
     """Run the batch on the CPU cores (the kernel writes its output arrays in place);
     returns the time it took (the first call includes Numba's compilation)."""

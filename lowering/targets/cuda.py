@@ -33,18 +33,21 @@ def block_size(n_runs: int, shared_bytes_per_thread: int, requested: int | None)
     return threads
 
 
-def launch(kernel: Any, args: list[Any], n_read: int, n_runs: int,
+def launch(kernel: Any, args: list[Any], n_read: int, n_fresh: int, n_runs: int,
            shared_bytes_per_thread: int, threads_per_block: int | None) -> dict[str, Any]:
-    """Copy arrays to the device, run one thread per run, copy back in place the arrays
-    the kernel writes (all after the first `n_read`). Returns the launch configuration
-    and timings: the kernel by CUDA events (None where events record no time) and the
-    whole call by the wall clock."""
+    """Run one thread per run and copy back in place the arrays the kernel writes (all
+    after the first `n_read`). The inputs and the carried state (and logs) are copied to
+    the device; the next `n_fresh` arrays, outputs the kernel writes in full, are only
+    allocated there. Returns the launch configuration and timings: the kernel by CUDA
+    events (None where events record no time) and the whole call by the wall clock."""
     from numba import cuda
 
     started = time.perf_counter()
     threads = block_size(n_runs, shared_bytes_per_thread, threads_per_block)
     blocks = max(1, (n_runs + threads - 1) // threads)  # a launch over no runs compiles
-    device = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in args]
+    fresh = range(n_read, n_read + n_fresh)
+    device = [(cuda.device_array(a.shape, a.dtype) if k in fresh else cuda.to_device(a))
+              if isinstance(a, np.ndarray) else a for k, a in enumerate(args)]
     begin, end = cuda.event(), cuda.event()
     begin.record()
     kernel[blocks, threads, 0, threads * shared_bytes_per_thread](n_runs, *device)
