@@ -4,6 +4,7 @@ from cubie_trace import solvers
 from cubie_trace.core.check import IRError, check_program
 from cubie_trace.core.counters import count
 from cubie_trace.core.interpreter import interpret
+from cubie_trace.core.jvp import jvp
 from cubie_trace.core.ops import (
     abs,
     astype,
@@ -65,7 +66,8 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "abs", "astype", "Aval", "buffer", "check_program", "cond", "Controller", "cos", "count",
     "dot", "exp", "floor",
-    "fori_loop", "full", "function", "hint", "interpret", "IRError", "isfinite", "Layout", "log",
+    "fori_loop", "full", "function", "hint", "interpret", "IRError", "isfinite", "jvp", "Layout",
+    "log",
     "logical_and", "logical_not", "logical_or", "max", "max_abs", "maximum", "methods", "min",
     "minimum", "ODESystem", "OK", "plan", "Program", "rms_norm", "scalar", "sin", "Solution",
     "solve_ivp", "Solver", "sqrt", "stack", "Status", "Step", "step", "sum", "tan", "tanh", "tap",

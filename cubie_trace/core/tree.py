@@ -25,15 +25,16 @@ class TreeDef:
 LEAF = TreeDef("leaf")
 
 
-def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
-    """Leaves of `tree` in order, and its structure."""
+def flatten(tree: Any, none_is_leaf: bool = False) -> tuple[list[Any], TreeDef]:
+    """Leaves of `tree` in order, and its structure (with `none_is_leaf`, a None is a
+    leaf: a tangent that is zero, say, in a tree of tangents)."""
     if tree is None:
-        return [], TreeDef("none")
+        return ([None], LEAF) if none_is_leaf else ([], TreeDef("none"))
     if isinstance(tree, (tuple, list)):
         leaves: list[Any] = []
         defs = []
         for item in tree:
-            sub, d = flatten(item)
+            sub, d = flatten(item, none_is_leaf)
             leaves += sub
             defs.append(d)
         return leaves, TreeDef(type(tree).__name__ if type(tree) in (tuple, list) else "tuple",
@@ -42,7 +43,7 @@ def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
         leaves = []
         defs = []
         for key in tree:
-            sub, d = flatten(tree[key])
+            sub, d = flatten(tree[key], none_is_leaf)
             leaves += sub
             defs.append(d)
         return leaves, TreeDef("dict", tuple(defs), tuple(tree))
