@@ -136,11 +136,20 @@ def _scaled(t: Any, factor: Any) -> Any:
     return None if t is None else t * factor
 
 
-def _unary(derivative: Callable[[Any, Any], Any]) -> Rule:
-    """d out = derivative(x, out) dx."""
+def _guarded(t: Any, factor: Any) -> Any:
+    """`t * factor` for a factor that is infinite at a singular point (sqrt or log at 0,
+    a division by 0): a tangent that is exactly zero stays zero there, as it would for
+    a value that does not depend on the inputs at all."""
+    return None if t is None else ops.where(t == 0.0, 0.0, t * factor)
+
+
+def _unary(derivative: Callable[[Any, Any], Any], singular: bool = False) -> Rule:
+    """d out = derivative(x, out) dx (`singular`: the derivative may be infinite)."""
+    scale = _guarded if singular else _scaled
+
     def rule(eqn: Eqn, ins: list[Any], tins: list[Any]) -> tuple[list[Any], list[Any]]:
         (out,) = _apply(eqn, ins)
-        return [out], [_scaled(tins[0], derivative(ins[0], out))]
+        return [out], [scale(tins[0], derivative(ins[0], out))]
     return rule
 
 
@@ -154,9 +163,7 @@ def _binary(tangent: Callable[..., Any]) -> Rule:
 
 
 def _pow(a: Any, b: Any, ta: Any, tb: Any, out: Any) -> Any:
-    da = None if ta is None else ta * (b * a ** (b - 1.0))
-    db = None if tb is None else tb * (out * ops.log(a))
-    return _sum(da, db)
+    return _sum(_guarded(ta, b * a ** (b - 1.0)), _guarded(tb, out * ops.log(a)))
 
 
 def _select(first: Callable[[Any, Any], Any]) -> Rule:
@@ -194,14 +201,14 @@ ELEMENTWISE_RULES: dict[str, Rule] = {
     "add": _binary(lambda a, b, ta, tb, out: _sum(ta, tb)),
     "sub": _binary(lambda a, b, ta, tb, out: _sum(ta, None if tb is None else -tb)),
     "mul": _binary(lambda a, b, ta, tb, out: _sum(_scaled(ta, b), _scaled(tb, a))),
-    "div": _binary(lambda a, b, ta, tb, out: _sum(_scaled(ta, 1.0 / b),
-                                                  _scaled(tb, -out / b))),
+    "div": _binary(lambda a, b, ta, tb, out: _sum(_guarded(ta, 1.0 / b),
+                                                  _guarded(tb, -out / b))),
     "pow": _binary(_pow),
     "neg": _unary(lambda x, out: -1.0),
     "abs": _unary(lambda x, out: ops.where(x >= 0.0, 1.0, -1.0)),
-    "sqrt": _unary(lambda x, out: 0.5 / out),
+    "sqrt": _unary(lambda x, out: 0.5 / out, singular=True),
     "exp": _unary(lambda x, out: out),
-    "log": _unary(lambda x, out: 1.0 / x),
+    "log": _unary(lambda x, out: 1.0 / x, singular=True),
     "sin": _unary(lambda x, out: ops.cos(x)),
     "cos": _unary(lambda x, out: -ops.sin(x)),
     "tan": _unary(lambda x, out: 1.0 + out * out),

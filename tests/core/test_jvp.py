@@ -121,7 +121,13 @@ def check_random(fn: RandomFunction, data: st.DataObject) -> None:
     """jvp agrees with central differences (step 1e-6 relative) where the program is
     differentiable: where the one-sided differences on either side agree."""
     program = fn.trace()
-    inputs = [np.asarray(v) for v in fn.inputs]
+    # a generic point: drawn inputs sit on branch boundaries (x = 0 where the branches
+    # meet), where jvp follows the branch taken and differences see the neighbouring one
+    shifts = st.floats(0.001, 0.01).flatmap(lambda a: st.sampled_from([a, -a]))
+    inputs = [np.asarray(v) + data.draw(hnp.arrays(np.float64, np.shape(v), elements=shifts),
+                                        label=f"shift {k}")
+              if np.asarray(v).dtype.kind == "f" else np.asarray(v)
+              for k, v in enumerate(fn.inputs)]
     # no zero components: a zero direction would hide a kink (sqrt at 0) from the
     # one-sided differences
     elements = st.floats(0.1, 1.0).flatmap(lambda a: st.sampled_from([a, -a]))
@@ -160,3 +166,12 @@ def test_random_programs_match_finite_differences(fn: RandomFunction,
 def test_more_random_programs_match_finite_differences(fn: RandomFunction,
                                                        data: st.DataObject) -> None:
     check_random(fn, data)
+
+
+def test_a_zero_tangent_stays_zero_at_a_singular_point() -> None:
+    """sqrt(x - x) is 0 for every x: its derivative is 0, not 0 * inf."""
+    prog = ct.trace(lambda x: (ct.sqrt(x - x), ct.log(x) * 0.0 + x / (x - x + 1.0)),
+                    ct.buffer(2))
+    _, (t_sqrt, t_other) = ct.jvp(prog, (np.array([0.5, 2.0]),), (np.array([1.0, 1.0]),))
+    np.testing.assert_array_equal(t_sqrt, 0.0)
+    np.testing.assert_allclose(t_other, [1.0, 1.0])
