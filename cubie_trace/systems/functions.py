@@ -13,6 +13,9 @@ by the step's `f`):
 - `dfdt(t, y, p) -> (n,)`: d rhs / d t, for systems without drivers (whose time
   derivatives the interpolants do not provide)
 - `operator(t, y, v, gamma_h, p[, d]) -> (n,)`: M v - gamma_h J v
+- `rhs_tangent(t, y, t_dot, v, p_dot, p) -> (n,)`: the directional derivative of rhs,
+  d rhs/dt t_dot + J v + d rhs/dp p_dot, for systems without drivers (forward-mode
+  derivatives through system calls, `ct.jvp`)
 - `observables(t, y, p[, d]) -> (n_observables,)`, with observables
 - `drivers(t, p, d) -> (n_drivers,)`, with drivers
 
@@ -30,6 +33,8 @@ import attrs
 import numpy as np
 import sympy as sp
 
+SCALAR_OPERANDS = ("t", "gamma_h", "t_dot")
+
 
 @attrs.frozen(eq=False)
 class Symbols:
@@ -41,16 +46,23 @@ class Symbols:
     drivers: tuple[sp.Symbol, ...]
     v: tuple[sp.Symbol, ...] = attrs.field(init=False)
     gamma_h: sp.Symbol = attrs.field(init=False, factory=lambda: sp.Dummy("gamma_h", real=True))
+    t_dot: sp.Symbol = attrs.field(init=False, factory=lambda: sp.Dummy("t_dot", real=True))
+    p_dot: tuple[sp.Symbol, ...] = attrs.field(init=False)
 
     @v.default
     def _v(self) -> tuple[sp.Symbol, ...]:
         return tuple(sp.Dummy(f"v{i}", real=True) for i in range(len(self.states)))
 
+    @p_dot.default
+    def _p_dot(self) -> tuple[sp.Symbol, ...]:
+        return tuple(sp.Dummy(f"p_dot{i}", real=True) for i in range(len(self.parameters)))
+
     def operand(self, name: str) -> list[sp.Symbol]:
         """The symbols an operand carries (`d` carries the driver values)."""
         return {"t": [self.t], "y": list(self.states), "v": list(self.v),
                 "gamma_h": [self.gamma_h], "p": list(self.parameters),
-                "d": list(self.drivers)}[name]
+                "d": list(self.drivers), "t_dot": [self.t_dot],
+                "p_dot": list(self.p_dot)}[name]
 
     def code_names(self, element: Callable[[str, int], str] | None = None
                    ) -> dict[sp.Symbol, str]:
@@ -59,10 +71,12 @@ class Symbols:
         def code(operand: str, index: int) -> str:
             if element is not None:
                 return element(operand, index)
-            return operand if operand in ("t", "gamma_h") else f"{operand}[{index}]"
+            return operand if operand in SCALAR_OPERANDS else f"{operand}[{index}]"
 
-        names = {self.t: code("t", 0), self.gamma_h: code("gamma_h", 0)}
-        for operand, symbols in (("y", self.states), ("v", self.v), ("p", self.parameters)):
+        names = {self.t: code("t", 0), self.gamma_h: code("gamma_h", 0),
+                 self.t_dot: code("t_dot", 0)}
+        for operand, symbols in (("y", self.states), ("v", self.v), ("p", self.parameters),
+                                 ("p_dot", self.p_dot)):
             names.update({s: code(operand, i) for i, s in enumerate(symbols)})
         names.update({s: f"_u{i}" for i, s in enumerate(self.drivers)})
         return names
@@ -82,7 +96,7 @@ class SystemFunction:
 OPERANDS = {"rhs": ("t", "y"), "jvp": ("t", "y", "v"), "jacobian": ("t", "y"),
             "jacobian_diagonal": ("t", "y"), "jacobian_nonzeros": ("t", "y"),
             "dfdt": ("t", "y"), "operator": ("t", "y", "v", "gamma_h"),
-            "observables": ("t", "y")}
+            "observables": ("t", "y"), "rhs_tangent": ("t", "y", "t_dot", "v", "p_dot")}
 
 
 class Functions(Mapping[str, SystemFunction]):
@@ -95,7 +109,7 @@ class Functions(Mapping[str, SystemFunction]):
         self.symbols, self.derivatives = symbols, tuple(derivatives)
         self.observables, self.mass = tuple(observables), mass
         self.names = ("rhs", "jvp", "jacobian", "jacobian_diagonal", "jacobian_nonzeros",
-                      *(() if symbols.drivers else ("dfdt",)), "operator",
+                      *(() if symbols.drivers else ("dfdt", "rhs_tangent")), "operator",
                       *(("observables",) if observables else ()),
                       *(("drivers",) if symbols.drivers else ()))
         self.built: list[str] = []
@@ -181,6 +195,12 @@ class Functions(Mapping[str, SystemFunction]):
 
     def _dfdt(self) -> list[sp.Expr]:
         return [sp.diff(f, self.symbols.t) for f in self.derivatives]
+
+    def _rhs_tangent(self) -> list[sp.Expr]:
+        sym, jv = self.symbols, self._jv(self.symbols.v)
+        return [sp.diff(f, sym.t) * sym.t_dot + jv[i]
+                + sp.Add(*(sp.diff(f, p) * dp for p, dp in zip(sym.parameters, sym.p_dot)))
+                for i, f in enumerate(self.derivatives)]
 
     def _operator(self) -> list[sp.Expr]:
         v, jv = self.symbols.v, self._jv(self.symbols.v)

@@ -199,7 +199,7 @@ class ODESystem:
 
     def _operand_shape(self, operand: str) -> tuple[int, ...]:
         sizes = {"y": self.n_states, "v": self.n_states, "p": self.n_parameters,
-                 "d": self.n_driver_coefficients}
+                 "p_dot": self.n_parameters, "d": self.n_driver_coefficients}
         return (sizes[operand],) if operand in sizes else ()
 
     def abstract(self, fn: str, avals: list[Aval]) -> list[Aval]:
