@@ -46,7 +46,9 @@ def launch(kernel: Any, args: list[Any], n_read: int, n_fresh: int, n_runs: int,
     threads = block_size(n_runs, shared_bytes_per_thread, threads_per_block)
     blocks = max(1, (n_runs + threads - 1) // threads)  # a launch over no runs compiles
     fresh = range(n_read, n_read + n_fresh)
-    device = [(cuda.device_array(a.shape, a.dtype) if k in fresh else cuda.to_device(a))
+    # (an empty array is copied: the simulator gives an empty device array strides that
+    # no host array has)
+    device = [(cuda.device_array_like(a) if k in fresh and a.size else cuda.to_device(a))
               if isinstance(a, np.ndarray) else a for k, a in enumerate(args)]
     begin, end = cuda.event(), cuda.event()
     begin.record()

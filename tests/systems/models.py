@@ -42,5 +42,6 @@ def operands(system: ct.ODESystem, fn: str, rng: np.random.Generator,
     values = {"t": t, "y": rng.normal(size=n), "v": rng.normal(size=n),
               "gamma_h": float(rng.uniform(0.01, 1.0)),
               "p": system.default_parameters * rng.uniform(0.5, 1.5, system.n_parameters),
-              "d": system.driver_coefficients}
+              "d": system.driver_coefficients, "t_dot": float(rng.normal()),
+              "p_dot": rng.normal(size=system.n_parameters)}
     return [values[o] for o in system.definitions[fn].operands]
