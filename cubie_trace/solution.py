@@ -16,7 +16,8 @@ from cubie_trace.batch import Batch
 from cubie_trace.core.step import Status
 
 # the fields holding a batch's results: Dask arrays after a solve on a cluster
-RESULTS = ("y", "status", "stats", "t_final", "y_final", "observables", "summaries")
+RESULTS = ("y", "status", "stats", "t_final", "y_final", "observables", "summaries",
+           "sensitivities", "sensitivities_final")
 
 
 @attrs.frozen
@@ -27,9 +28,11 @@ class Solution:
     each run stopped (`t_final`, `y_final`), per-run `status` codes, `stats` counters
     (accepted and rejected steps, then the loop's counters: Newton and Krylov iterations
     and whatever the step reports), and `info` on the run (backend, method, tolerances,
-    timings), with the system's `units` and `descriptions` by name. Saves a run did not
-    reach are NaN. After a solve on a Dask cluster the results (`RESULTS`) are Dask
-    arrays (`lazy`) until `compute()`."""
+    timings), with the system's `units` and `descriptions` by name; with sensitivities,
+    `sensitivities` (n_runs, n_saves, n_saved, n_sensitivities), d saved state / d each
+    of `sensitivity_names`, and `sensitivities_final` (n_runs, n_states, n_sensitivities)
+    of the final state. Saves a run did not reach are NaN. After a solve on a Dask
+    cluster the results (`RESULTS`) are Dask arrays (`lazy`) until `compute()`."""
 
     t: np.ndarray
     y: np.ndarray | None
@@ -51,6 +54,9 @@ class Solution:
     info: dict[str, Any] = attrs.field(factory=dict)
     units: dict[str, str] = attrs.field(factory=dict)
     descriptions: dict[str, str] = attrs.field(factory=dict)
+    sensitivities: np.ndarray | None = None
+    sensitivities_final: np.ndarray | None = None
+    sensitivity_names: tuple[str, ...] = ()
 
     @property
     def lazy(self) -> bool:
@@ -144,6 +150,14 @@ class Solution:
             return all_names if indices is None else tuple(all_names[i] for i in indices)
 
         stats = {"accepted": out["accepted"], "rejected": out["rejected"], **out["counters"]}
+        names_s = tuple(solver.sensitivities or ())
+        found = out.get("sensitivities") or {}
+
+        def stacked(key: str) -> Any:
+            parts = [found[name][key] for name in names_s if key in found[name]]
+            return np.stack(parts, axis=-1) if names_s and len(parts) == len(names_s) \
+                else None
+
         return cls(t=ts, y=out.get("y"), status=out["status"], stats=stats,
                    state_names=names, parameters=batch.parameters,
                    parameter_names=tuple(system.parameter_names), y0=batch.y0,
@@ -155,7 +169,8 @@ class Solution:
                    summarised_states=chosen(names, spec.summarised), window=window,
                    units=dict(getattr(system, "units", {})),
                    descriptions=dict(getattr(system, "descriptions", {})),
-                   info=info)
+                   info=info, sensitivities=stacked("y"),
+                   sensitivities_final=stacked("y_final"), sensitivity_names=names_s)
 
     @property
     def window_times(self) -> tuple[np.ndarray, np.ndarray]:
@@ -224,6 +239,13 @@ class Solution:
             dim = state_dim(self.saved_states, "saved")
             data["y"] = (("run", "time", dim), self.y)
             coords[dim] = list(self.saved_states)
+        if self.sensitivities is not None:
+            dim = state_dim(self.saved_states, "saved")
+            data["y_sensitivity"] = (("run", "time", dim, "sensitivity"), self.sensitivities)
+        if self.sensitivities_final is not None:
+            data["y_final_sensitivity"] = (("run", "state", "sensitivity"),
+                                         self.sensitivities_final)
+            coords["sensitivity"] = list(self.sensitivity_names)
         if self.observables is not None:
             data["observables"] = (("run", "time", "observable"), self.observables)
             coords["observable"] = list(self.observable_names)

@@ -25,6 +25,7 @@ from cubie_trace.core.values import epsilon
 from cubie_trace.integrators import refuse_mass
 from cubie_trace.integrators.controllers import KINDS, Controller
 from cubie_trace.integrators.loop import LoopSpec, RunOptions, build_loop
+from cubie_trace.integrators.sensitivity import directions, sensitivity_loop
 from cubie_trace.integrators.summaries import (
     Summaries,
     in_forward_time,
@@ -54,7 +55,9 @@ class Solver:
     adaptive one (as `first_step`). `save` names the states and observables saved at
     each save time (default: every state and observable); `save=None` keeps no
     trajectories (summaries and final states only). Summaries are taken of the saved
-    states (of every state with `save=None`).
+    states (of every state with `save=None`). `sensitivities` names parameters and
+    states whose forward sensitivities (d saved state / d parameter or initial value)
+    the solve returns (`cubie_trace.integrators.sensitivity`).
     """
 
     system: Any
@@ -69,6 +72,7 @@ class Solver:
     save_mode: str
     policy: str
     lanes: int | None
+    sensitivities: tuple[str, ...] | None
     shared_budget_bytes: int | None
     pin: Mapping[str, str] | None
     _arguments: dict[str, Any] = attrs.field(eq=False, repr=False)
@@ -85,6 +89,7 @@ class Solver:
                  shared_budget_bytes: int | None = None, pin: Mapping[str, str] | None = None,
                  newton: dict | None = None, linear: dict | None = None,
                  jacobian: str | None = None, lanes: int | None = None,
+                 sensitivities: Sequence[str] | None = None,
                  _kernels: dict | None = None) -> None:
         arguments = {key: value for key, value in locals().items()
                      if key not in ("self", "_kernels", "__class__")}
@@ -129,12 +134,15 @@ class Solver:
         if save is not None:
             known = (*system.state_names, *getattr(system, "observable_names", ()))
             indices("states or observables", save, known)
+        sensitive = tuple(sensitivities) if sensitivities is not None else None
+        if sensitive is not None:
+            directions(sensitive, tuple(system.state_names), tuple(system.parameter_names))
         backend = default_target() if backend == "auto" else backend
         self.__attrs_init__(
             system, step, ctrl, options, precision, backend, summaries,
             positive("summarise_every", summarise_every) if summarise_every is not None
-            else None, save, save_mode, policy, lane_count(lanes), shared_budget_bytes, pin,
-            arguments,
+            else None, save, save_mode, policy, lane_count(lanes), sensitive, shared_budget_bytes,
+            pin, arguments,
             {} if _kernels is None else _kernels)
         self._check_precision()
 
@@ -225,6 +233,10 @@ class Solver:
         key = ("lowered", target, lanes, *self._loop_key(n_saves, window))
         if key not in self._kernels:
             program = build_loop(self.system, self.spec(n_saves, window))
+            if self.sensitivities:
+                program = sensitivity_loop(program, directions(
+                    self.sensitivities, tuple(self.system.state_names),
+                    tuple(self.system.parameter_names)))
             layout = plan(program, policy=self.policy, shared_budget_bytes=self.shared_budget_bytes,
                           pin=self.pin, precision=self.precision, scratch_in_outputs=False)
             batched = [name in ("y0", "p") for name in program.input_names]
@@ -235,7 +247,7 @@ class Solver:
     def _loop_key(self, n_saves: int, window: int) -> tuple:
         """What fixes the loop's program and layout (not the target)."""
         return (id(self.system), id(self.step), self.controller, self.precision,
-                self.summaries, self.save, self.save_mode, self.policy,
+                self.summaries, self.save, self.save_mode, self.policy, self.sensitivities,
                 self.shared_budget_bytes,
                 None if self.pin is None else tuple(sorted(self.pin.items())), n_saves, window)
 

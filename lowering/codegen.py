@@ -224,6 +224,10 @@ class FunctionWriter:
     def fill(self, eqn: Eqn) -> None:
         out = eqn.outputs[0]
         value = self.scalar(eqn.inputs[0], out.dtype)
+        if not out.is_buffer:  # a scalar "filled" is its value
+            self.values[out] = self.names[out]
+            self.emit(f"{self.names[out]} = {CASTS[out.dtype].format(value)}")
+            return
         self.each(out.aval.elements, lambda i: [f"{self.ref(out).at(i)} = {value}"])
 
     def call(self, eqn: Eqn) -> None:

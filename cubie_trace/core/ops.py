@@ -23,13 +23,13 @@ from cubie_trace.core.values import Aval, Var, check_dtype
 LOCATIONS = ("shared", "local")
 
 
-def apply(name: str, *args: Any, **params: Any) -> Any:
-    """Apply primitive `name`: record it if any operand is traced, else compute it."""
+def apply(primitive: str, /, *args: Any, **params: Any) -> Any:
+    """Apply `primitive`: record it if any operand is traced, else compute it."""
     # `fill` has no traced operand (ct.zeros(n)), so inside a trace it is recorded too
-    if tr.is_tracing(*args) or (name == "fill" and tr.active()):
-        outs = tr.current().add(name, args, params)
+    if tr.is_tracing(*args) or (primitive == "fill" and tr.active()):
+        outs = tr.current().add(primitive, args, params)
         return outs[0] if len(outs) == 1 else tuple(outs)
-    out = PRIMITIVES[name].impl(*args, **params)
+    out = PRIMITIVES[primitive].impl(*args, **params)
     return out[0] if len(out) == 1 else tuple(out)
 
 

@@ -1,0 +1,96 @@
+"""Forward sensitivities of a batch (`ct.Solver(..., sensitivities=[...])`): a linear
+system's closed form, Lorenz against scipy on the variational equations and central
+differences of the solution, and their place in `to_xarray`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+import cubie_trace as ct
+from cubie_trace.systems.library import lorenz
+
+TIMES = np.linspace(0.0, 1.0, 6)
+
+
+def decay() -> ct.ODESystem:
+    return ct.ODESystem.from_equations(["dx = -k*x + c", "dw = k*x - w"],
+                                       states={"x": 1.0, "w": 0.0},
+                                       parameters={"k": 0.5, "c": 0.25}, name="decay")
+
+
+def test_linear_system_closed_form() -> None:
+    """x' = -k x + c: x = c/k + (x0 - c/k) e^{-kt}, so dx/dk, dx/dc and dx/dx0 are known."""
+    k = np.array([0.5, 1.0, 2.0])
+    x0 = np.array([1.0, 2.0, -1.0])
+    c = 0.25
+    solver = ct.Solver(decay(), "tsit5", rtol=1e-12, atol=1e-12, backend="cpu",
+                       sensitivities=["k", "c", "x"])
+    sol = solver.solve((0.0, 1.0), y0={"x": x0}, parameters={"k": k}, save_at=TIMES,
+                       progress=False)
+    assert sol.sensitivity_names == ("k", "c", "x")
+    assert sol.sensitivities.shape == (3, len(TIMES), 2, 3)
+    t, kk, xx = TIMES[None, :], k[:, None], x0[:, None]
+    e = np.exp(-kk * t)
+    dx_dk = -c / kk**2 + (c / kk**2) * e - (xx - c / kk) * t * e
+    dx_dc = (1.0 - e) / kk
+    dx_dx0 = e
+    np.testing.assert_allclose(sol.sensitivities[:, :, 0, 0], dx_dk, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(sol.sensitivities[:, :, 0, 1], dx_dc, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(sol.sensitivities[:, :, 0, 2], dx_dx0, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(sol.sensitivities_final[:, 0, :],
+                               sol.sensitivities[:, -1, 0, :], rtol=1e-13)
+
+
+def lorenz_variational(rho: float, times: np.ndarray) -> np.ndarray:
+    """d(x, y, z)/d(rho, sigma) at `times` from scipy on the variational equations."""
+    sigma, beta = 10.0, 8.0 / 3.0
+
+    def rhs(t: float, u: np.ndarray) -> np.ndarray:
+        x, y, z = u[:3]
+        s = u[3:].reshape(3, 2)
+        jac = np.array([[-sigma, sigma, 0.0], [rho - z, -1.0, -x], [y, x, -beta]])
+        dfdp = np.array([[0.0, y - x], [x, 0.0], [0.0, 0.0]])  # columns rho, sigma
+        f = [sigma * (y - x), x * (rho - z) - y, x * y - beta * z]
+        return np.concatenate([f, (jac @ s + dfdp).ravel()])
+
+    sol = solve_ivp(rhs, (0.0, times[-1]), [1.0, 0.0, 0.0, *np.zeros(6)], method="DOP853",
+                    rtol=1e-13, atol=1e-13, t_eval=times)
+    return sol.y[3:].T.reshape(len(times), 3, 2)
+
+
+@pytest.mark.parametrize("method", ["tsit5", "rk4"])
+def test_lorenz_against_scipy_and_differences(method: str) -> None:
+    rho = np.array([14.0, 21.0, 28.0])
+    options = {"dt": 1e-3} if method == "rk4" else {"rtol": 1e-10, "atol": 1e-10}
+    solver = ct.Solver(lorenz(), method, backend="cpu", sensitivities=["rho", "sigma"],
+                       **options)
+    sol = solver.solve((0.0, 1.0), y0={"x": 1.0, "y": 0.0, "z": 0.0},
+                       parameters={"rho": rho}, save_at=TIMES, progress=False)
+    for r, value in enumerate(rho):
+        np.testing.assert_allclose(sol.sensitivities[r], lorenz_variational(value, TIMES),
+                                   rtol=1e-6, atol=1e-8)
+    plain = ct.Solver(lorenz(), method, backend="cpu", **options)
+    h = 1e-6 * rho
+    up = plain.solve((0.0, 1.0), y0={"x": 1.0, "y": 0.0, "z": 0.0},
+                     parameters={"rho": rho + h}, save_at=TIMES, progress=False)
+    down = plain.solve((0.0, 1.0), y0={"x": 1.0, "y": 0.0, "z": 0.0},
+                       parameters={"rho": rho - h}, save_at=TIMES, progress=False)
+    fd = (up.y - down.y) / (2 * h[:, None, None])
+    scale = np.max(np.abs(fd))
+    np.testing.assert_allclose(sol.sensitivities[..., 0], fd, rtol=1e-5, atol=1e-5 * scale)
+
+
+def test_sensitivities_in_xarray_and_checked_names() -> None:
+    ds = ct.solve_ivp(decay(), (0.0, 1.0), parameters={"k": [0.5, 1.0]}, save_every=0.5,
+                      backend="cpu", sensitivities=["k"], progress=False).to_xarray()
+    assert ds["y_sensitivity"].dims == ("run", "time", "state", "sensitivity")
+    assert list(ds.coords["sensitivity"].values) == ["k"]
+    assert ds["y_final_sensitivity"].dims == ("run", "state", "sensitivity")
+    np.testing.assert_allclose(ds["y_final_sensitivity"].values[..., 0],
+                               ds["y_sensitivity"].values[:, -1, :, 0], rtol=1e-12)
+    with pytest.raises(ValueError, match="neither a parameter"):
+        ct.Solver(decay(), "tsit5", sensitivities=["q"])
+    with pytest.raises(ValueError, match="repeat"):
+        ct.Solver(decay(), "tsit5", sensitivities=["k", "k"])
