@@ -60,7 +60,7 @@ def lorenz_variational(rho: float, times: np.ndarray) -> np.ndarray:
     return sol.y[3:].T.reshape(len(times), 3, 2)
 
 
-@pytest.mark.parametrize("method", ["tsit5", "rk4"])
+@pytest.mark.parametrize("method", ["tsit5", pytest.param("rk4", marks=pytest.mark.slow)])
 def test_lorenz_against_scipy_and_differences(method: str) -> None:
     rho = np.array([14.0, 21.0, 28.0])
     options = {"dt": 1e-3} if method == "rk4" else {"rtol": 1e-10, "atol": 1e-10}
