@@ -164,13 +164,13 @@ def run_scipy(rhos: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarr
 # ---------------------------------------------------------------- ours
 
 
-def make_solver(method: str) -> Any:
+def make_solver(method: str, lanes: int | None = None) -> Any:
     import cubie_trace as ct
     from cubie_trace.systems.library import lorenz
 
     if method == "rk4":
-        return ct.Solver(lorenz(), "rk4", dt=DT, backend="cpu")
-    return ct.Solver(lorenz(), method, rtol=TOL, atol=TOL, backend="cpu")
+        return ct.Solver(lorenz(), "rk4", dt=DT, backend="cpu", lanes=lanes)
+    return ct.Solver(lorenz(), method, rtol=TOL, atol=TOL, backend="cpu", lanes=lanes)
 
 
 def solve(solver: Any, rhos: np.ndarray) -> tuple[float, Any]:
@@ -210,8 +210,9 @@ def cold_start(method: str, rhos: np.ndarray) -> tuple[Any, dict[str, Any]]:
     }
 
 
-def child_main(method: str, n: int) -> None:
-    """A second process: import, build, solve `n` runs, report (one JSON line)."""
+def child_main(method: str, n: int, lanes: int) -> None:
+    """A second process: import, build, solve `n` runs with the first process's lane
+    count (so that it needs the same generated module), report (one JSON line)."""
     started = time.perf_counter()
     import cubie_trace  # noqa: F401
 
@@ -219,7 +220,7 @@ def child_main(method: str, n: int) -> None:
     import lowering  # noqa: F401  (imports numba)
 
     imported_numba = time.perf_counter()
-    solver = make_solver(method)
+    solver = make_solver(method, lanes)
     built = time.perf_counter()
     solver.compiled(1, n_runs=n)
     compiled = time.perf_counter()
@@ -240,12 +241,12 @@ def child_main(method: str, n: int) -> None:
     }))
 
 
-def run_child(method: str, n: int, cache: str) -> dict[str, Any]:
+def run_child(method: str, n: int, lanes: int, cache: str) -> dict[str, Any]:
     env = {**os.environ, CACHE_ENV: cache}
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", method,
-                           "--child-n", str(n)], capture_output=True, text=True, env=env,
-                          timeout=600)
+                           "--child-n", str(n), "--child-lanes", str(lanes)],
+                          capture_output=True, text=True, env=env, timeout=600)
     wall = time.perf_counter() - started
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("CHILD_JSON ")), None)
     if line is None:
@@ -276,11 +277,12 @@ def main() -> None:
                         help="Numba threads (1; 0: Numba's default, all cores)")
     parser.add_argument("--output", default=str(HERE / "results" / "cpu_lorenz.json"))
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--child-lanes", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:  # read when Numba is first imported, below
         os.environ["NUMBA_NUM_THREADS"] = str(args.threads)
     if args.child:
-        child_main(args.child, args.child_n)
+        child_main(args.child, args.child_n, args.child_lanes)
         return
 
     started_all = time.perf_counter()
@@ -404,9 +406,11 @@ def main() -> None:
     temporary = [cache]
     if not args.no_processes:
         for method in ("rk4", *ADAPTIVE):
-            warm = run_child(method, args.child_n, cache)
+            lanes = solvers[method].lanes_for(args.n_fixed if method == "rk4"
+                                              else args.n_adaptive)
+            warm = run_child(method, args.child_n, lanes, cache)
             temporary.append(tempfile.mkdtemp(prefix="cubie-trace-bench-cold-"))
-            fresh = run_child(method, args.child_n, temporary[-1])
+            fresh = run_child(method, args.child_n, lanes, temporary[-1])
             # the same generated module as this process's, or the library changed meanwhile
             warm["same_module_as_first_process"] = \
                 Path(warm.get("module", "")).name == Path(cold[method]["module"]).name
