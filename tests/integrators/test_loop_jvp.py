@@ -42,8 +42,9 @@ def variational_reference(direction_p: np.ndarray, direction_y: np.ndarray) -> n
     return sol.y[3:, -1]
 
 
-@pytest.mark.parametrize("method, options", [("rk4", {"dt": 1e-3}),
-                                             ("tsit5", {"rtol": 1e-10, "atol": 1e-10})])
+@pytest.mark.parametrize("method, options", [
+    pytest.param("rk4", {"dt": 1e-3}, marks=pytest.mark.slow),
+    ("tsit5", {"rtol": 1e-10, "atol": 1e-10})])
 def test_final_state_sensitivity(method: str, options: dict) -> None:
     solver = ct.Solver(lorenz(), method, backend="cpu", save=None, **options)
     program = solver.compiled(1)[0]

@@ -34,7 +34,7 @@ def check_random(fn: RandomFunction, data: st.DataObject) -> None:
     check_lowered(low, runs, flags, rtol=1e-12, atol=0.0)
 
 
-@settings(max_examples=10)
+@settings(max_examples=6)
 @given(random_functions(max_ops=4), st.data())
 def test_random_programs_match_interpreter(fn: RandomFunction, data: st.DataObject) -> None:
     check_random(fn, data)
