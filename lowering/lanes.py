@@ -25,6 +25,8 @@ import copy
 
 import attrs
 
+from lowering.segments import Segment, coalesce, is_exit, lockstep, split
+
 LANE = "l"
 MASK = "act"
 SELECT = "lane_select"
@@ -48,137 +50,6 @@ def lane_select(c, a, b):
 
 class LanesUnsupported(ValueError):
     """The device function uses a construct the lane-blocked form does not rewrite."""
-
-
-def _simple(stmt: ast.stmt) -> bool:
-    return isinstance(stmt, (ast.Assign, ast.AugAssign, ast.Expr, ast.Pass))
-
-
-def _lockstep(stmt: ast.stmt) -> bool:
-    """`while True:` opening with simple statements and `if not <name>: break`."""
-    if not (isinstance(stmt, ast.While) and isinstance(stmt.test, ast.Constant)
-            and stmt.test.value is True and not stmt.orelse):
-        return False
-    for k, inner in enumerate(stmt.body):
-        if _is_exit(inner):
-            return all(_simple(s) for s in stmt.body[:k])
-        if not _simple(inner):
-            return False
-    return False
-
-
-def _is_exit(stmt: ast.stmt) -> bool:
-    return (isinstance(stmt, ast.If) and isinstance(stmt.test, ast.UnaryOp)
-            and isinstance(stmt.test.op, ast.Not) and isinstance(stmt.test.operand, ast.Name)
-            and len(stmt.body) == 1 and isinstance(stmt.body[0], ast.Break)
-            and not stmt.orelse)
-
-
-def _split(stmts: list[ast.stmt]) -> list[list[ast.stmt]]:
-    """Runs of simple statements, and each compound statement on its own."""
-    groups: list[list[ast.stmt]] = []
-    for stmt in stmts:
-        if _simple(stmt) and groups and all(_simple(s) for s in groups[-1]):
-            groups[-1].append(stmt)
-        else:
-            groups.append([stmt])
-    return groups
-
-
-def _references(node: ast.AST) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Name):
-            counts[sub.id] = counts.get(sub.id, 0) + 1
-    return counts
-
-
-def _coalesce(body: list[ast.stmt], fixed: set[str], function: ast.AST) -> list[ast.stmt]:
-    """`body` with copies `x = y` removed where `y` can live in `x` instead: `y` is
-    first written by a statement of `body` and referenced only from there to the copy,
-    and `x` is not referenced in between. A loop's carries are such copies (each result
-    copied into its slot at the end of the pass), which in lanes would each cost a load
-    and a store per pass. Applied to every `while` body within, too."""
-    body = list(body)
-    changed = True
-    while changed:
-        changed = False
-        everywhere = _references(function)
-        for j, stmt in enumerate(body):
-            if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
-                    and isinstance(stmt.targets[0], ast.Name)
-                    and isinstance(stmt.value, ast.Name)):
-                continue
-            x, y = stmt.targets[0].id, stmt.value.id
-            if x == y:
-                del body[j]
-                changed = True
-                break
-            if x in fixed or y in fixed:
-                continue
-            first = next((i for i in range(j) if isinstance(body[i], ast.Assign)
-                          and any(isinstance(t, ast.Name) and t.id == y
-                                  for t in body[i].targets)), None)  # type: ignore
-            if first is None:
-                continue
-            span = sum(_references(b).get(y, 0) for b in body[first:j + 1])
-            if span != everywhere.get(y, 0) or any(_references(b).get(x, 0)
-                                                   for b in body[first + 1:j]):
-                continue
-            for b in body[first:j]:
-                for sub in ast.walk(b):
-                    if isinstance(sub, ast.Name) and sub.id == y:
-                        sub.id = x
-            del body[j]
-            changed = True
-            break
-    for stmt in body:
-        if isinstance(stmt, ast.While):
-            stmt.body = _coalesce(stmt.body, fixed, function)
-    return body
-
-
-class Segment:
-    """Statements run for every lane in one `for l in range(W)` loop."""
-
-    def __init__(self, stmts: list[ast.stmt], mask: str | None) -> None:
-        self.stmts, self.mask = stmts, mask  # the mask of the lanes still running
-        self.reads: set[str] = set()
-        self.writes: set[str] = set()
-        self.exposed: set[str] = set()  # read before any write, in source order
-        for stmt in stmts:
-            self._scan(stmt)
-        # values in a segment with a loop or branch may keep their old value
-        self.loads = self.exposed | (set() if all(_simple(s) for s in stmts) else self.writes)
-
-    def _scan(self, node: ast.AST) -> None:
-        if isinstance(node, ast.Assign):
-            self._scan(node.value)
-            for target in node.targets:
-                self._scan(target)
-        elif isinstance(node, ast.AugAssign):
-            self._scan(node.value)
-            if isinstance(node.target, ast.Name):
-                self._read(node.target.id)
-            self._scan(node.target)
-        elif isinstance(node, ast.For):
-            self._scan(node.iter)
-            self._scan(node.target)
-            for stmt in node.body:
-                self._scan(stmt)
-        elif isinstance(node, ast.Name):
-            if isinstance(node.ctx, ast.Store):
-                self.writes.add(node.id)
-            else:
-                self._read(node.id)
-        else:
-            for child in ast.iter_child_nodes(node):
-                self._scan(child)
-
-    def _read(self, name: str) -> None:
-        self.reads.add(name)
-        if name not in self.writes:
-            self.exposed.add(name)
 
 
 class _Rewrite(ast.NodeTransformer):
@@ -288,11 +159,10 @@ class LaneFunction:
         func = tree.body[0]
         if not isinstance(func, ast.FunctionDef):
             raise LanesUnsupported("expected one function definition")
-        self.func = func
         self.params = [a.arg for a in func.args.args]
         self.arrays = arrays
         self.lane_params = lane_params
-        func.body = _coalesce(func.body, set(self.params), func)
+        func.body = coalesce(func.body, set(self.params), func)
         body = list(func.body)
         ret = body.pop() if body and isinstance(body[-1], ast.Return) else None
         self.segments: list[Segment] = []
@@ -327,9 +197,9 @@ class LaneFunction:
 
     def _items(self, stmts: list[ast.stmt], mask: str | None) -> list[Segment | Lockstep]:
         items: list[Segment | Lockstep] = []
-        for group in _split(stmts):
-            if len(group) == 1 and _lockstep(group[0]):
-                items.append(self._lockstep(group[0], mask))  # type: ignore[arg-type]
+        for group in split(stmts):
+            if len(group) == 1 and lockstep(group[0]):
+                items.append(self._lock_step(group[0], mask))  # type: ignore[arg-type]
             else:
                 items.append(self._segment(group, mask))
         return items
@@ -339,8 +209,8 @@ class LaneFunction:
         self.segments.append(segment)
         return segment
 
-    def _lockstep(self, loop: ast.While, outer: str | None) -> Lockstep:
-        k = next(i for i, s in enumerate(loop.body) if _is_exit(s))
+    def _lock_step(self, loop: ast.While, outer: str | None) -> Lockstep:
+        k = next(i for i, s in enumerate(loop.body) if is_exit(s))
         test: ast.expr = ast.Name(loop.body[k].test.operand.id, ast.Load())  # type: ignore
         mask = f"{MASK}{self.masks}"
         self.masks += 1

@@ -156,19 +156,26 @@ def _kernel_parameters(memory: Memory, sig: Signature, instrument: bool) -> list
     return params
 
 
-def _run_body(program: Program, memory: Memory, sig: Signature, target: str,
-              instrument: bool) -> list[str]:
-    """Kernel lines integrating run `run`: its rows of the batch, its pools, the call."""
-    body = memory.allocate(target, "run")
-    call = []
+def _rows(sig: Signature, rows: str) -> tuple[list[str], list[str]]:
+    """Kernel lines taking the inputs' and outputs' `rows` of the batch (`[run]`, or a
+    block's slice), and the device function's arguments they give."""
+    body, call = [], []
     for p, batched in zip(sig.inputs, sig.batched):
         if p:
-            body.append(f"{p} = {p}_all[run]" if batched else f"{p} = {p}_all")
+            body.append(f"{p} = {p}_all{rows}" if batched else f"{p} = {p}_all")
             call.append(p)
     for p in sig.outputs:
         if p.startswith("out"):
-            body.append(f"{p} = {p}_all[run]")
+            body.append(f"{p} = {p}_all{rows}")
             call.append(p)
+    return body, call
+
+
+def _run_body(program: Program, memory: Memory, sig: Signature, target: str,
+              instrument: bool) -> list[str]:
+    """Kernel lines integrating run `run`: its rows of the batch, its pools, the call."""
+    rows, call = _rows(sig, "[run]")
+    body = memory.allocate(target, "run") + rows
     call += memory.pool_arrays()
     if instrument:
         body += ["log_data = log_data_all[run]", "log_count = log_count_all[run]"]
@@ -187,15 +194,8 @@ def _block_body(program: Program, memory: Memory, sig: Signature, instrument: bo
     """Kernel lines integrating runs `first` to `first + lanes`: views of their rows of
     the batch, their pools, the lane-blocked call."""
     rows = f"[first:first + {lanes}]"
-    body, call = [], [str(lanes)]
-    for p, batched in zip(sig.inputs, sig.batched):
-        if p:
-            body.append(f"{p} = {p}_all{rows}" if batched else f"{p} = {p}_all")
-            call.append(p)
-    for p in sig.outputs:
-        if p.startswith("out"):
-            body.append(f"{p} = {p}_all{rows}")
-            call.append(p)
+    body, taken = _rows(sig, rows)
+    call = [str(lanes), *taken]
     for name in memory.pool_arrays():
         location, dtype = name.split("_", 1)
         if location == "persist":
