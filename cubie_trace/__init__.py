@@ -46,6 +46,7 @@ from cubie_trace.core.step import OK, Status, Step, methods, step
 from cubie_trace.core.trace import trace
 from cubie_trace.core.values import Aval, buffer, scalar
 from cubie_trace.integrators import Controller  # importing it registers the methods
+from cubie_trace.integrators.events import Event
 from cubie_trace.layout import Layout, plan
 from cubie_trace.solution import Solution
 from cubie_trace.systems import ODESystem
@@ -65,7 +66,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "abs", "astype", "Aval", "buffer", "check_program", "cond", "Controller", "cos", "count",
-    "dot", "exp", "floor",
+    "dot", "Event", "exp", "floor",
     "fori_loop", "full", "function", "hint", "interpret", "IRError", "isfinite", "jvp", "Layout",
     "log",
     "logical_and", "logical_not", "logical_or", "max", "max_abs", "maximum", "methods", "min",

@@ -13,11 +13,27 @@ import attrs
 import numpy as np
 
 from cubie_trace.batch import Batch
-from cubie_trace.core.step import Status
+from cubie_trace.core.step import FINISHED, Status
 
 # the fields holding a batch's results: Dask arrays after a solve on a cluster
 RESULTS = ("y", "status", "stats", "t_final", "y_final", "observables", "summaries",
-           "sensitivities", "sensitivities_final")
+           "sensitivities", "sensitivities_final", "event_t", "event_y", "event_count")
+
+
+@attrs.frozen
+class Occurrences:
+    """One event's occurrences in each run: times `t` (n_runs, max_events) and states
+    `y` (n_runs, max_events, n_states) of the first max_events (NaN beyond those that
+    happened), how many happened (`count`, recorded or not) and whether more happened
+    than were recorded (`overflow`)."""
+
+    t: Any
+    y: Any
+    count: Any
+
+    @property
+    def overflow(self) -> Any:
+        return self.count > self.t.shape[-1]
 
 
 @attrs.frozen
@@ -31,8 +47,11 @@ class Solution:
     timings), with the system's `units` and `descriptions` by name; with sensitivities,
     `sensitivities` (n_runs, n_saves, n_saved, n_sensitivities), d saved state / d each
     of `sensitivity_names`, and `sensitivities_final` (n_runs, n_states, n_sensitivities)
-    of the final state. Saves a run did not reach are NaN. After a solve on a Dask
-    cluster the results (`RESULTS`) are Dask arrays (`lazy`) until `compute()`."""
+    of the final state; with events, `events` (name -> `Occurrences`), from `event_t`
+    (n_runs, n_events, max_events), `event_y` (..., n_states) and `event_count` (n_runs,
+    n_events) in the order of `event_names`. Saves a run did not reach are NaN. After a
+    solve on a Dask cluster the results (`RESULTS`) are Dask arrays (`lazy`) until
+    `compute()`."""
 
     t: np.ndarray
     y: np.ndarray | None
@@ -57,6 +76,17 @@ class Solution:
     sensitivities: np.ndarray | None = None
     sensitivities_final: np.ndarray | None = None
     sensitivity_names: tuple[str, ...] = ()
+    event_t: np.ndarray | None = None
+    event_y: np.ndarray | None = None
+    event_count: np.ndarray | None = None
+    event_names: tuple[str, ...] = ()
+
+    @property
+    def events(self) -> dict[str, Occurrences]:
+        """Each event's occurrences by name (empty without events)."""
+        return {name: Occurrences(self.event_t[:, k], self.event_y[:, k],
+                                  self.event_count[:, k])
+                for k, name in enumerate(self.event_names)}
 
     @property
     def lazy(self) -> bool:
@@ -106,8 +136,9 @@ class Solution:
 
     @property
     def ok(self) -> np.ndarray:
-        """Runs that finished successfully."""
-        return self.status == int(Status.OK)
+        """Runs that finished successfully (at the end of the span, or stopped by a
+        terminal event)."""
+        return np.isin(self.status, [int(s) for s in FINISHED])
 
     @property
     def n_runs(self) -> int:
@@ -123,7 +154,8 @@ class Solution:
         """How many runs ended with each failing status (computing a lazy Solution's
         statuses)."""
         status = np.asarray(self.status)
-        codes, counts = np.unique(status[status != int(Status.OK)], return_counts=True)
+        failed = ~np.isin(status, [int(s) for s in FINISHED])
+        codes, counts = np.unique(status[failed], return_counts=True)
         return {Status(int(code)).name: int(k) for code, k in zip(codes, counts)}
 
     def warn_failures(self) -> None:
@@ -158,6 +190,13 @@ class Solution:
             return np.stack(parts, axis=-1) if names_s and len(parts) == len(names_s) \
                 else None
 
+        names_e = tuple(e.name for e in getattr(solver, "events", ()))
+        occurred = out.get("events") or {}
+
+        def per_event(key: str) -> Any:
+            return np.stack([occurred[name][key] for name in names_e], axis=1) \
+                if names_e else None
+
         return cls(t=ts, y=out.get("y"), status=out["status"], stats=stats,
                    state_names=names, parameters=batch.parameters,
                    parameter_names=tuple(system.parameter_names), y0=batch.y0,
@@ -170,7 +209,9 @@ class Solution:
                    units=dict(getattr(system, "units", {})),
                    descriptions=dict(getattr(system, "descriptions", {})),
                    info=info, sensitivities=stacked("y"),
-                   sensitivities_final=stacked("y_final"), sensitivity_names=names_s)
+                   sensitivities_final=stacked("y_final"), sensitivity_names=names_s,
+                   event_t=per_event("t"), event_y=per_event("y"),
+                   event_count=per_event("count"), event_names=names_e)
 
     @property
     def window_times(self) -> tuple[np.ndarray, np.ndarray]:
@@ -246,6 +287,11 @@ class Solution:
             data["y_final_sensitivity"] = (("run", "state", "sensitivity"),
                                          self.sensitivities_final)
             coords["sensitivity"] = list(self.sensitivity_names)
+        if self.event_names:
+            data["event_t"] = (("run", "event", "occurrence"), self.event_t)
+            data["event_y"] = (("run", "event", "occurrence", "state"), self.event_y)
+            data["event_count"] = (("run", "event"), self.event_count)
+            coords["event"] = list(self.event_names)
         if self.observables is not None:
             data["observables"] = (("run", "time", "observable"), self.observables)
             coords["observable"] = list(self.observable_names)

@@ -24,6 +24,7 @@ from cubie_trace.core.step import Step, get_method, method_options
 from cubie_trace.core.values import epsilon
 from cubie_trace.integrators import refuse_mass
 from cubie_trace.integrators.controllers import KINDS, Controller
+from cubie_trace.integrators.events import Event, checked
 from cubie_trace.integrators.loop import LoopSpec, RunOptions, build_loop
 from cubie_trace.integrators.sensitivity import directions, sensitivity_loop
 from cubie_trace.integrators.summaries import (
@@ -57,7 +58,9 @@ class Solver:
     trajectories (summaries and final states only). Summaries are taken of the saved
     states (of every state with `save=None`). `sensitivities` names parameters and
     states whose forward sensitivities (d saved state / d parameter or initial value)
-    the solve returns (`cubie_trace.integrators.sensitivity`).
+    the solve returns (`cubie_trace.integrators.sensitivity`). `events` are `ct.Event`s
+    (or bare event functions) whose occurrences the solve locates and records, the first
+    `max_events` of each per run (`cubie_trace.integrators.events`).
     """
 
     system: Any
@@ -73,6 +76,8 @@ class Solver:
     policy: str
     lanes: int | None
     sensitivities: tuple[str, ...] | None
+    events: tuple[Event, ...]
+    max_events: int
     shared_budget_bytes: int | None
     pin: Mapping[str, str] | None
     _arguments: dict[str, Any] = attrs.field(eq=False, repr=False)
@@ -89,8 +94,8 @@ class Solver:
                  shared_budget_bytes: int | None = None, pin: Mapping[str, str] | None = None,
                  newton: dict | None = None, linear: dict | None = None,
                  jacobian: str | None = None, lanes: int | None = None,
-                 sensitivities: Sequence[str] | None = None,
-                 _kernels: dict | None = None) -> None:
+                 sensitivities: Sequence[str] | None = None, events: Any = None,
+                 max_events: int = 16, _kernels: dict | None = None) -> None:
         arguments = {key: value for key, value in locals().items()
                      if key not in ("self", "_kernels", "__class__")}
         if not hasattr(system, "n_states") and callable(system):
@@ -137,13 +142,16 @@ class Solver:
         sensitive = tuple(sensitivities) if sensitivities is not None else None
         if sensitive is not None:
             directions(sensitive, tuple(system.state_names), tuple(system.parameter_names))
+        events = checked(events, max_events) if events is not None else ()
         backend = default_target() if backend == "auto" else backend
         self.__attrs_init__(
             system, step, ctrl, options, precision, backend, summaries,
             positive("summarise_every", summarise_every) if summarise_every is not None
-            else None, save, save_mode, policy, lane_count(lanes), sensitive, shared_budget_bytes,
-            pin, arguments,
+            else None, save, save_mode, policy, lane_count(lanes), sensitive, events,
+            max_events, shared_budget_bytes, pin, arguments,
             {} if _kernels is None else _kernels)
+        if events:
+            self.loop_system  # noqa: B018 - event functions are checked before anything compiles
         self._check_precision()
 
     def replace(self, **changes: Any) -> Solver:
@@ -169,6 +177,20 @@ class Solver:
                           "error will stay above the tolerance", RuntimeWarning, stacklevel=3)
 
     @property
+    def loop_system(self) -> Any:
+        """The system the loop integrates: this one with the events' functions (built
+        once, and shared by `replace`d copies)."""
+        if not self.events:
+            return self.system
+        key = ("events", id(self.system), self.events)
+        if key not in self._kernels:
+            if not hasattr(self.system, "with_events"):
+                raise ValueError("events need an ODESystem (one with with_events())")
+            self._kernels[key] = self.system.with_events(
+                {event.name: event.fn for event in self.events})
+        return self._kernels[key]
+
+    @property
     def rtol(self) -> Any:
         return self.options.rtol
 
@@ -185,9 +207,10 @@ class Solver:
     def spec(self, n_saves: int, window: int = 1) -> LoopSpec:
         """The compiled-in part of the loop for `n_saves` saves (windows of `window`)."""
         summaries = Summaries(self.summaries, window, n_saves) if self.summaries else None
+        occurring = {"events": self.events, "max_events": self.max_events}
         if self.save is None:
             return LoopSpec(self.step, self.controller, n_saves, summaries, self.save_mode,
-                            (), (), precision=self.precision)
+                            (), (), precision=self.precision, **occurring)
         names, obs = self.system.state_names, tuple(getattr(self.system, "observable_names", ()))
         states = indices("states", [s for s in self.save if s in names], names)
         observed = indices("observables", [s for s in self.save if s in obs], obs)
@@ -195,7 +218,8 @@ class Solver:
         return LoopSpec(self.step, self.controller, n_saves, summaries, self.save_mode,
                         None if states == every else states,
                         None if observed == tuple(range(len(obs))) else observed,
-                        None if states in (every, ()) else states, precision=self.precision)
+                        None if states in (every, ()) else states, precision=self.precision,
+                        **occurring)
 
     def compiled(self, n_saves: int = 1, window: int = 1,
                  n_runs: int | None = None) -> tuple[Program, Layout, Any]:
@@ -232,7 +256,7 @@ class Solver:
         lanes = lanes if target == "cpu" else 1
         key = ("lowered", target, lanes, *self._loop_key(n_saves, window))
         if key not in self._kernels:
-            program = build_loop(self.system, self.spec(n_saves, window))
+            program = build_loop(self.loop_system, self.spec(n_saves, window))
             if self.sensitivities:
                 program = sensitivity_loop(program, directions(
                     self.sensitivities, tuple(self.system.state_names),
@@ -248,6 +272,7 @@ class Solver:
         """What fixes the loop's program and layout (not the target)."""
         return (id(self.system), id(self.step), self.controller, self.precision,
                 self.summaries, self.save, self.save_mode, self.policy, self.sensitivities,
+                self.events, self.max_events,
                 self.shared_budget_bytes,
                 None if self.pin is None else tuple(sorted(self.pin.items())), n_saves, window)
 
@@ -353,6 +378,9 @@ class Solver:
             save_at = -np.asarray(save_at, dtype=float)
             if np.any(np.diff(save_at) <= 0):
                 raise ValueError("save_at must be strictly decreasing for a backward t_span")
+        if self.events:
+            raise ValueError(f"t_span {tuple(t_span)} runs backward: events are located in "
+                             "forward time only")
         if drivers is not None:
             drivers = {name: mirrored(make_driver(name, spec)) for name, spec in drivers.items()}
         key = ("reversed", id(self.system), id(self.step), self.summaries)

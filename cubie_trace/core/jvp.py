@@ -362,19 +362,19 @@ def _loop(eqn: Eqn, ins: list[Any], tins: list[Any]) -> tuple[list[Any], list[An
 
 
 def _system(eqn: Eqn, ins: list[Any], tins: list[Any]) -> tuple[list[Any], list[Any]]:
-    """A system's right-hand side: its tangent is the system's `rhs_tangent`,
-    d rhs/dt dt + J dy + d rhs/dp dp (derived by SymPy)."""
+    """A system function (rhs, observables, events): its tangent is the system's
+    `<fn>_tangent`, d fn/dt dt + d fn/dy dy + d fn/dp dp (derived by SymPy)."""
     outs = _apply(eqn, ins)
     if all(t is None for t in tins):
         return outs, [None] * len(outs)
     system, fn = eqn.params["system"], eqn.params["fn"]
-    if fn != "rhs" or "rhs_tangent" not in system.functions:
+    if f"{fn}_tangent" not in system.functions:
         raise NotImplementedError(
             f"jvp: system {system.name!r} gives no derivative of its function {fn!r} "
-            "(jvp differentiates rhs, of systems without drivers)")
+            "(jvp differentiates rhs, observables and events, of systems without drivers)")
     t, y, p = ins
     dt, dy, dp = (_dense(d, x) for d, x in zip(tins, ins))
-    tangent = ops.apply("system", t, y, dt, dy, dp, p, system=system, fn="rhs_tangent")
+    tangent = ops.apply("system", t, y, dt, dy, dp, p, system=system, fn=f"{fn}_tangent")
     return outs, [tangent]
 
 

@@ -27,9 +27,12 @@ class Status(enum.IntEnum):
     NONFINITE = 3
     NEWTON_FAILED = 4
     LINEAR_FAILED = 5
+    TERMINATED = 6  # a terminal event ended the run
 
 
 OK = Status.OK
+# How a run ends without failing: at the end of its span, or by a terminal event.
+FINISHED = (Status.OK, Status.TERMINATED)
 
 # Outcomes after which the loop rejects the step and retries it with a smaller dt; any
 # other non-OK status is fatal and ends the run.

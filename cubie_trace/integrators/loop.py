@@ -23,15 +23,20 @@ non-finite state or error estimate (NONFINITE). The step is traced inside
 `counters.collect()`: what it reports with `ct.count` is summed per run over
 accepted and rejected steps, always including `SOLVER_COUNTERS`.
 
+With events (`cubie_trace.integrators.events`) every accepted step is searched for
+their zero crossings along the same continuous extension, and a terminal event
+ends the run where it occurs.
+
 Outputs: a dict with `y` (n_saves, n_saved), `observables` (n_saves, n_obs_saved)
 if any are saved, `summaries` (statistic -> (n_windows, n_summarised)) if
-requested, `t_final` and `y_final` (where the run stopped), `status`,
-`accepted`, `rejected` and `counters` (name -> int32 total). Saves a run never
-reached are NaN.
+requested, `events` (name -> `t` (max_events,), `y` (max_events, n), `count`) with
+events, `t_final` and `y_final` (where the run stopped), `status`, `accepted`,
+`rejected` and `counters` (name -> int32 total). Saves a run never reached are NaN.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import attrs
@@ -43,7 +48,9 @@ from cubie_trace.core.step import Dense, Status, Step, is_retryable, resolve_sta
 from cubie_trace.core.system import SystemCalls, SystemLike
 from cubie_trace.core.trace import trace
 from cubie_trace.core.values import buffer, epsilon, scalar
+from cubie_trace.integrators import events as event_search
 from cubie_trace.integrators.controllers import Controller
+from cubie_trace.integrators.events import Event
 from cubie_trace.integrators.summaries import Summaries
 
 LANDING = 1e-9  # a step within this relative distance of a save time lands on it...
@@ -83,8 +90,10 @@ class RunOptions:
 class LoopSpec:
     """What is compiled into the loop: the step, the controller, the number of saves,
     the summaries, how saves are served, which states and observables are saved
-    (indices; None: all; (): none, and no such output), which states summarised and
-    the precision it is lowered for (its roundoff sets the landing tolerance)."""
+    (indices; None: all; (): none, and no such output), which states summarised, the
+    precision it is lowered for (its roundoff sets the landing tolerance), the events
+    (of a system whose `events` function evaluates them, in order) and how many
+    occurrences of each are recorded."""
 
     step: Step
     controller: Controller
@@ -95,6 +104,8 @@ class LoopSpec:
     saved_observables: tuple[int, ...] | None = None
     summarised: tuple[int, ...] | None = None
     precision: str = "float64"
+    events: tuple[Event, ...] = ()
+    max_events: int = 16
 
     def __attrs_post_init__(self) -> None:
         if self.save_mode not in SAVE_MODES:
@@ -166,10 +177,10 @@ def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
     n_obs = n_obs if "observables" in system.functions else 0
     n_saved = n if spec.saved_states is None else len(spec.saved_states)
     n_summarised = n if spec.summarised is None else len(spec.summarised)
+    events = spec.events
     # one save, at the end, lands anyway
-    extension = (step.dense or hermite_extension(step)) \
-        if spec.save_mode == "dense" and n_saves > 1 else None
-    dense = extension is not None
+    dense = spec.save_mode == "dense" and n_saves > 1
+    extension = (step.dense or hermite_extension(step)) if dense or events else None
     k_exp = min(step.order, step.error_order or step.order) + 1
     if ctrl.adaptive and step.error_order is None:
         raise ValueError(f"method {step.name!r} has no error estimate; use a fixed step "
@@ -235,6 +246,8 @@ def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
             carry["obs"] = ops.hint(ops.full((n_saves, n_obs), NAN), "observables")
         if spec.summaries is not None:
             carry["summ"] = spec.summaries.initial(n_summarised)
+        if events:
+            carry["events"] = event_search.initial(f, t0, y0, events, spec.max_events)
         carry = save(carry, t0, lambda _: y0)
 
         def running(c: dict) -> Any:
@@ -291,21 +304,41 @@ def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
             c["counters"] = _add_counts(c["counters"], counted, step.name)
             c["status"] = _run_status(ctrl, max_steps, dt_min, step_status, retry, failed,
                                       finite, dt_next, c["accepted"] + c["rejected"])
-            if extension is None:
-                c = save(c, c["t"], lambda _: c["y"])
-            else:
+            if extension is not None:
                 coeffs = data
+                if events:
+                    g_new = ops.hint(f.events(t_new, y_new), "g_new")
+                    found = [event_search.crossed(e, c["events"]["g"][i], g_new[i])
+                             for i, e in enumerate(events)]
+                    hit = ok & functools.reduce(ops.logical_or, found)
+                else:
+                    hit = False
                 if extension.prepare is not None:  # only for a step that holds saves
-                    inside = ok & (c["t_next"] <= t_new)
+                    inside = ok & (c["t_next"] <= t_new) if dense else False
                     zero = ops.zeros(n)
                     coeffs = ops.cond(
-                        inside, lambda: extension.prepare(f, t, dt_try, y, y_new, data),
+                        ops.logical_or(inside, hit),
+                        lambda: extension.prepare(f, t, dt_try, y, y_new, data),
                         lambda: (zero,) * extension.n_prepared)
-                c = save(c, c["t"], lambda t_save: extension.interpolate(
-                    coeffs, y, y_new, dt_try, (t_save - t) / dt_try))
+
+                def value_at(theta: Any) -> Any:
+                    return extension.interpolate(coeffs, y, y_new, dt_try, theta)
+
+                if events:
+                    c["events"], stop, t_stop = event_search.after_step(
+                        f, events, c["events"], ok, t, dt_try, g_new, value_at, eps)
+                    c["t"] = ops.where(stop, t_stop, c["t"])
+                    c["y"] = ops.cond(stop, lambda: value_at((t_stop - t) / dt_try),
+                                      lambda: c["y"])
+            if dense:
+                c = save(c, c["t"], lambda t_save: value_at((t_save - t) / dt_try))
+            else:
+                c = save(c, c["t"], lambda _: c["y"])
             # A step that reached the last save time completes the run (only an accepted
             # step can): a limit hit on that very step (max_steps, dt_min) is no failure.
             c["status"] = ops.where(c["isave"] >= n_saves, int(Status.OK), c["status"])
+            if events:
+                c["status"] = ops.where(stop, int(Status.TERMINATED), c["status"])
             return c
 
         c = ops.while_loop(running, advance, carry)
@@ -318,6 +351,8 @@ def build_loop(system: SystemLike, spec: LoopSpec) -> Program:
             out["observables"] = c["obs"]
         if spec.summaries is not None:
             out["summaries"] = spec.summaries.finish(c["summ"])
+        if events:
+            out["events"] = event_search.outputs(events, c["events"])
         return out
 
     program = trace(integrate, buffer(n), *context, scalar(), buffer(n_saves), buffer(n),

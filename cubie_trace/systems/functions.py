@@ -13,10 +13,12 @@ by the step's `f`):
 - `dfdt(t, y, p) -> (n,)`: d rhs / d t, for systems without drivers (whose time
   derivatives the interpolants do not provide)
 - `operator(t, y, v, gamma_h, p[, d]) -> (n,)`: M v - gamma_h J v
-- `rhs_tangent(t, y, t_dot, v, p_dot, p) -> (n,)`: the directional derivative of rhs,
-  d rhs/dt t_dot + J v + d rhs/dp p_dot, for systems without drivers (forward-mode
-  derivatives through system calls, `ct.jvp`)
 - `observables(t, y, p[, d]) -> (n_observables,)`, with observables
+- `events(t, y, p[, d]) -> (n_events,)`: the event functions, whose roots the loop
+  locates (`cubie_trace.integrators.events`), with events
+- `<fn>_tangent(t, y, t_dot, v, p_dot, p) -> (size of fn,)` for rhs, observables and
+  events: the directional derivative d fn/dt t_dot + d fn/dy v + d fn/dp p_dot, for
+  systems without drivers (forward-mode derivatives through system calls, `ct.jvp`)
 - `drivers(t, p, d) -> (n_drivers,)`, with drivers
 
 Every Jacobian-based function reads the Jacobian's structural entries, taken
@@ -96,7 +98,9 @@ class SystemFunction:
 OPERANDS = {"rhs": ("t", "y"), "jvp": ("t", "y", "v"), "jacobian": ("t", "y"),
             "jacobian_diagonal": ("t", "y"), "jacobian_nonzeros": ("t", "y"),
             "dfdt": ("t", "y"), "operator": ("t", "y", "v", "gamma_h"),
-            "observables": ("t", "y"), "rhs_tangent": ("t", "y", "t_dot", "v", "p_dot")}
+            "observables": ("t", "y"), "events": ("t", "y")}
+TANGENT_OPERANDS = ("t", "y", "t_dot", "v", "p_dot")
+DIFFERENTIABLE = ("rhs", "observables", "events")  # the functions with a `_tangent`
 
 
 class Functions(Mapping[str, SystemFunction]):
@@ -105,12 +109,16 @@ class Functions(Mapping[str, SystemFunction]):
     entries were taken)."""
 
     def __init__(self, symbols: Symbols, derivatives: Sequence[sp.Expr],
-                 observables: Sequence[sp.Expr], mass: sp.Matrix) -> None:
+                 observables: Sequence[sp.Expr], mass: sp.Matrix,
+                 events: Sequence[sp.Expr] = ()) -> None:
         self.symbols, self.derivatives = symbols, tuple(derivatives)
         self.observables, self.mass = tuple(observables), mass
+        self.events = tuple(events)
+        given = ("rhs", *(("observables",) if observables else ()),
+                 *(("events",) if events else ()))
         self.names = ("rhs", "jvp", "jacobian", "jacobian_diagonal", "jacobian_nonzeros",
-                      *(() if symbols.drivers else ("dfdt", "rhs_tangent")), "operator",
-                      *(("observables",) if observables else ()),
+                      *(() if symbols.drivers else ("dfdt",)), "operator", *given[1:],
+                      *(() if symbols.drivers else tuple(f"{fn}_tangent" for fn in given)),
                       *(("drivers",) if symbols.drivers else ()))
         self.built: list[str] = []
         self._cache: dict[str, SystemFunction] = {}
@@ -129,6 +137,10 @@ class Functions(Mapping[str, SystemFunction]):
     def _build(self, name: str) -> SystemFunction:
         if name == "drivers":
             operands, outputs = ("t", "p", "d"), self.symbols.drivers
+        elif name.endswith("_tangent"):
+            of = self[name.removesuffix("_tangent")]
+            operands, outputs = (*TANGENT_OPERANDS, "p"), self._tangent(of.outputs)
+            return SystemFunction(name, operands, tuple(outputs), of.shape)
         else:
             context = ("p", "d") if self.symbols.drivers else ("p",)
             operands, outputs = (*OPERANDS[name], *context), getattr(self, f"_{name}")()
@@ -196,11 +208,16 @@ class Functions(Mapping[str, SystemFunction]):
     def _dfdt(self) -> list[sp.Expr]:
         return [sp.diff(f, self.symbols.t) for f in self.derivatives]
 
-    def _rhs_tangent(self) -> list[sp.Expr]:
-        sym, jv = self.symbols, self._jv(self.symbols.v)
-        return [sp.diff(f, sym.t) * sym.t_dot + jv[i]
-                + sp.Add(*(sp.diff(f, p) * dp for p, dp in zip(sym.parameters, sym.p_dot)))
-                for i, f in enumerate(self.derivatives)]
+    def _tangent(self, outputs: Sequence[sp.Expr]) -> list[sp.Expr]:
+        """The directional derivatives of `outputs` along (t_dot, v, p_dot); rhs's J v
+        comes from the Jacobian's structural entries, taken once."""
+        sym = self.symbols
+        jv = self._jv(sym.v) if tuple(outputs) == self.derivatives else \
+            [sp.Add(*(sp.diff(g, s) * v for s, v in zip(sym.states, sym.v)
+                      if s in g.free_symbols)) for g in outputs]
+        return [sp.diff(g, sym.t) * sym.t_dot + jv[i]
+                + sp.Add(*(sp.diff(g, p) * dp for p, dp in zip(sym.parameters, sym.p_dot)))
+                for i, g in enumerate(outputs)]
 
     def _operator(self) -> list[sp.Expr]:
         v, jv = self.symbols.v, self._jv(self.symbols.v)
@@ -211,3 +228,6 @@ class Functions(Mapping[str, SystemFunction]):
 
     def _observables(self) -> tuple[sp.Expr, ...]:
         return self.observables
+
+    def _events(self) -> tuple[sp.Expr, ...]:
+        return self.events

@@ -3,8 +3,9 @@
 Roles: states (name -> initial value), parameters (name -> default, one value
 per run), constants (name -> value, compiled in as numbers), observables
 (expressions saved like states), drivers (sampled time series, see
-`cubie_trace.systems.drivers`) and the mass matrix M (identity by default;
-an (n, n) matrix or a length-n diagonal, numbers or expressions).
+`cubie_trace.systems.drivers`), the mass matrix M (identity by default;
+an (n, n) matrix or a length-n diagonal, numbers or expressions) and event
+functions (expressions whose roots a solve locates, `with_events`).
 
 The system implements `cubie_trace.core.system.SystemLike`: `abstract` and
 `evaluate` for tracing and interpreting, `emit` for the lowering stage. Its
@@ -29,7 +30,7 @@ from cubie_trace.systems.parse import (
     parse_observables,
     resolve,
 )
-from cubie_trace.systems.pyfunction import call_function
+from cubie_trace.systems.pyfunction import call_function, call_scalar
 from cubie_trace.systems.roles import check_names, finite_values, mass_matrix
 
 Values = Mapping[str, float]
@@ -46,10 +47,12 @@ class ODESystem:
                  observables: Observables | None = None,
                  drivers: Mapping[str, Any] | None = None, name: str = "system",
                  mass: Any = None, units: Mapping[str, str] | None = None,
-                 descriptions: Mapping[str, str] | None = None) -> None:
+                 descriptions: Mapping[str, str] | None = None,
+                 events: Mapping[str, Any] | None = None) -> None:
         """Build from SymPy expressions (or expression strings) per state; symbols are
         matched to the declared names by name. `units` and `descriptions` map names of
-        states, parameters, observables and drivers to text that results carry."""
+        states, parameters, observables and drivers to text that results carry; `events`
+        names event functions (as `with_events` takes them)."""
         initial = finite_values("state", states)
         defaults = finite_values("parameter", parameters)
         fixed = finite_values("constant", constants)
@@ -73,6 +76,13 @@ class ODESystem:
         self.mass = mass_matrix(mass, len(initial), table).xreplace(numbers)
         observed = parse_observables(observables, table, {})
         self.observable_expressions = tuple(e.xreplace(numbers) for e in observed.values())
+        per_run = [*defaults, *fixed, *self.driver_set.names]
+        self.event_names = tuple(events or {})
+        self.event_expressions = tuple(
+            (call_scalar(fn, list(initial), per_run, list(self.driver_set.names), table,
+                         f"event {name!r}") if callable(fn)
+             else resolve(fn, table, f"event {name!r}")).xreplace(numbers)
+            for name, fn in (events or {}).items())
         self.name = name
         self.state_names = tuple(initial)
         self.parameter_names = tuple(defaults)
@@ -88,7 +98,8 @@ class ODESystem:
                                 tuple(table.symbols[s] for s in self.driver_set.names))
         self._numpy: dict[str, Callable[..., Any]] = {}
         self.definitions = Functions(self._symbols, self.derivatives,
-                                     self.observable_expressions, self.mass)
+                                     self.observable_expressions, self.mass,
+                                     self.event_expressions)
         self.functions = self.definitions.names
         declared = (*self.state_names, *self.parameter_names, *self.observable_names,
                     *self.driver_set.names)
@@ -149,6 +160,18 @@ class ODESystem:
             drivers={dr.name: mirrored(dr) for dr in self.driver_set.drivers},
             name=f"{self.name}_reversed", mass=self.mass.xreplace(flip), units=self.units,
             descriptions=self.descriptions)
+
+    def with_events(self, events: Mapping[str, Any]) -> ODESystem:
+        """This system with the event functions `events` (name -> expression text, SymPy,
+        or a function `g(t, y, p[, d])` returning one expression, with the attribute
+        access `from_function` gives) in place of its own."""
+        return ODESystem(
+            dict(zip(self.state_names, self.derivatives)),
+            dict(zip(self.state_names, self.initial_values)),
+            dict(zip(self.parameter_names, self.default_parameters)), self.constants,
+            dict(zip(self.observable_names, self.observable_expressions)),
+            {dr.name: dr for dr in self.driver_set.drivers}, self.name, self.mass,
+            self.units, self.descriptions, events)
 
     @property
     def n_states(self) -> int:

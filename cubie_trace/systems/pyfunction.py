@@ -63,15 +63,27 @@ def _takes_drivers(f: Callable) -> bool:
     return len(positional) >= 4 or any(q.kind == q.VAR_POSITIONAL for q in params)
 
 
-def call_function(f: Callable, states: Sequence[str], per_run: Sequence[str],
-                  drivers: Sequence[str], table: SymbolTable) -> dict[str, sp.Expr]:
-    """Derivatives by state from `f` called on the symbols of `table`."""
+def _called(f: Callable, states: Sequence[str], per_run: Sequence[str],
+            drivers: Sequence[str], table: SymbolTable) -> Any:
+    """What `f` returns called on the symbols of `table`."""
     y = Names(states, table, _unknown("state", states))
     p = Names(per_run, table, lambda name: table.lookup(name, "function f"))
     args: list[Any] = [table.symbols["t"], y, p]
     if _takes_drivers(f):
         args.append(Names(drivers, table, _unknown("driver", drivers)))
-    result = f(*args)
+    return f(*args)
+
+
+def call_scalar(f: Callable, states: Sequence[str], per_run: Sequence[str],
+                drivers: Sequence[str], table: SymbolTable, where: str) -> sp.Expr:
+    """The one expression `f(t, y, p[, d])` returns on the symbols of `table`."""
+    return resolve(_called(f, states, per_run, drivers, table), table, where)
+
+
+def call_function(f: Callable, states: Sequence[str], per_run: Sequence[str],
+                  drivers: Sequence[str], table: SymbolTable) -> dict[str, sp.Expr]:
+    """Derivatives by state from `f` called on the symbols of `table`."""
+    result = _called(f, states, per_run, drivers, table)
     if isinstance(result, Mapping):
         extra = [k for k in result if k not in states]
         if extra:
