@@ -66,6 +66,20 @@ def save_times(t_span: Any, save_every: float | None,
     return np.array([t_end])
 
 
+def summary_window(summaries: Any, summarise_every: float | None,
+                   save_every: float | None) -> int:
+    """Saves per summary window: summarise_every over save_every (1 without summaries)."""
+    if summaries is None:
+        return 1
+    if save_every is None:
+        raise ValueError("summaries need save_every")
+    ratio = summarise_every / save_every  # type: ignore[operator]
+    if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
+        raise ValueError(f"summarise_every ({summarise_every}) must be a multiple "
+                         f"of save_every ({save_every})")
+    return int(round(ratio))
+
+
 def _floats(label: str, value: Any) -> np.ndarray:
     """`value` as a float array, or a TypeError naming `label`."""
     try:

@@ -18,24 +18,20 @@ import attrs
 import numpy as np
 
 from cubie_trace.arguments import indices, lane_count, positive, refuse, runs_backward, tolerance
-from cubie_trace.batch import build_batch, save_times
+from cubie_trace.backward import solve_backward
+from cubie_trace.batch import build_batch, save_times, summary_window
 from cubie_trace.core.program import Program
 from cubie_trace.core.step import Step, get_method, method_options
 from cubie_trace.core.values import epsilon
 from cubie_trace.integrators import refuse_mass
-from cubie_trace.integrators.controllers import KINDS, Controller
+from cubie_trace.integrators.controllers import Controller, controller_for
 from cubie_trace.integrators.events import Event, checked
 from cubie_trace.integrators.loop import LoopSpec, RunOptions, build_loop
 from cubie_trace.integrators.sensitivity import directions, sensitivity_loop
-from cubie_trace.integrators.summaries import (
-    Summaries,
-    in_forward_time,
-    reversed_time_request,
-)
+from cubie_trace.integrators.summaries import Summaries
 from cubie_trace.launches import run_in_pieces
 from cubie_trace.layout import Layout, plan
 from cubie_trace.solution import Solution
-from cubie_trace.systems.drivers import make_driver, mirrored
 from lowering.targets import default_target
 from lowering.targets.cpu import default_lanes
 
@@ -114,7 +110,7 @@ class Solver:
             raise ValueError("give dt or first_step, not both")
         first = positive("dt", dt) if dt is not None else \
             positive("first_step", first_step) if first_step is not None else 0.0
-        ctrl = _controller(step, controller)
+        ctrl = controller_for(step, controller)
         if not ctrl.adaptive and not first:
             raise ValueError(f"method {step.name!r} with a fixed step needs dt")
         n = system.n_states
@@ -339,11 +335,11 @@ class Solver:
                 raise ValueError("give save_at or t_eval, not both")
             save_at = t_eval
         if runs_backward(t_span):
-            return self._backward(t_span, y0, parameters, drivers, save_every, save_at, grid,
-                                  progress, settling_time, client, scheduler, chunks)
+            return solve_backward(self, t_span, y0, parameters, drivers, save_every, save_at,
+                                  grid, progress, settling_time, client, scheduler, chunks)
         started = time.perf_counter()
         ts = save_times(t_span, save_every, save_at, settling_time)
-        window = self._window(save_every)
+        window = summary_window(self.summaries, self.summarise_every, save_every)
         batch = build_batch(self.system, y0, parameters, grid)
         d = self._driver_coefficients(drivers)
         context = [d] if self.system.n_driver_coefficients else []
@@ -366,55 +362,6 @@ class Solver:
         sol.warn_failures()
         return sol
 
-    def _backward(self, t_span: tuple[float, float], y0: Any, parameters: Any,
-                  drivers: Mapping[str, Any] | None, save_every: float | None,
-                  save_at: Sequence[float] | None, grid: str, progress: bool,
-                  settling_time: float, client: Any, scheduler: str | None,
-                  chunks: int | None) -> Solution:
-        """Integrate from t0 back to t_end < t0: the system in reversed time s = -t,
-        forward from -t0 (a solver built once and kept with the kernels), its times and
-        time-dependent summaries stated in t again."""
-        if save_at is not None:
-            save_at = -np.asarray(save_at, dtype=float)
-            if np.any(np.diff(save_at) <= 0):
-                raise ValueError("save_at must be strictly decreasing for a backward t_span")
-        if self.events:
-            raise ValueError(f"t_span {tuple(t_span)} runs backward: events are located in "
-                             "forward time only")
-        if drivers is not None:
-            drivers = {name: mirrored(make_driver(name, spec)) for name, spec in drivers.items()}
-        key = ("reversed", id(self.system), id(self.step), self.summaries)
-        if key not in self._kernels:
-            if not hasattr(self.system, "reversed_in_time"):
-                raise ValueError(f"t_span {tuple(t_span)} runs backward, which needs a system "
-                                 "with reversed_in_time() (an ODESystem)")
-            summaries = reversed_time_request(self.summaries) if self.summaries else None
-            self._kernels[key] = self.replace(system=self.system.reversed_in_time(),
-                                              summaries=summaries)
-        # the kept solver fixes the reversed system and step; the other options are this one's
-        reversed_solver = self._kernels[key].replace(**{
-            name: value for name, value in self._arguments.items()
-            if name not in ("system", "method", "summaries", "newton", "linear", "jacobian")})
-        sol = reversed_solver.solve((-float(t_span[0]), -float(t_span[1])), y0, parameters,
-                                    drivers, save_every, save_at, grid, progress,
-                                    settling_time, client=client, scheduler=scheduler,
-                                    chunks=chunks)
-        summaries = None if sol.summaries is None else \
-            in_forward_time(sol.summaries, self.summaries)  # type: ignore[arg-type]
-        return attrs.evolve(sol, t=-sol.t, t_final=-sol.t_final, summaries=summaries,
-                            info={**sol.info, "direction": "backward"})
-
-    def _window(self, save_every: float | None) -> int:
-        if self.summaries is None:
-            return 1
-        if save_every is None:
-            raise ValueError("summaries need save_every")
-        ratio = self.summarise_every / save_every  # type: ignore[operator]
-        if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
-            raise ValueError(f"summarise_every ({self.summarise_every}) must be a multiple "
-                             f"of save_every ({save_every})")
-        return int(round(ratio))
-
     def _driver_coefficients(self, drivers: Mapping[str, Any] | None) -> np.ndarray | None:
         if not self.system.n_driver_coefficients:
             if drivers:
@@ -423,19 +370,6 @@ class Solver:
         if drivers is None:
             return np.asarray(self.system.driver_coefficients)
         return np.asarray(self.system.coefficients(drivers))
-
-
-def _controller(step: Step, controller: str | Controller | None) -> Controller:
-    if isinstance(controller, Controller):
-        chosen = controller
-    else:
-        if controller is not None and controller not in KINDS:
-            raise ValueError(f"controller must be one of {KINDS}, got {controller!r}")
-        chosen = Controller(controller or ("pi" if step.adaptive else "fixed"))
-    if chosen.adaptive and not step.adaptive:
-        raise ValueError(f"method {step.name!r} has no error estimate; "
-                         "use controller='fixed' with dt")
-    return chosen
 
 
 def solve_ivp(system: Any, t_span: tuple[float, float], y0: Any = None,

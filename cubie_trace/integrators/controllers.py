@@ -105,3 +105,18 @@ class Controller:
         history_new = (ops.where(accept, e, e_prev), ops.where(accept, e_prev, e_prev2),
                        ops.where(accept, dt, dt_prev))
         return accept, dt_new, history_new
+
+
+def controller_for(step: Any, controller: str | Controller | None) -> Controller:
+    """The controller of `step`: `controller` (a Controller or a kind), else PI for an
+    adaptive step and a fixed step otherwise."""
+    if isinstance(controller, Controller):
+        chosen = controller
+    else:
+        if controller is not None and controller not in KINDS:
+            raise ValueError(f"controller must be one of {KINDS}, got {controller!r}")
+        chosen = Controller(controller or ("pi" if step.adaptive else "fixed"))
+    if chosen.adaptive and not step.adaptive:
+        raise ValueError(f"method {step.name!r} has no error estimate; "
+                         "use controller='fixed' with dt")
+    return chosen

@@ -44,13 +44,14 @@ import numpy as np
 
 from cubie_trace.core import counters, ops
 from cubie_trace.core.program import Program
-from cubie_trace.core.step import Dense, Status, Step, is_retryable, resolve_state
+from cubie_trace.core.step import Status, Step, is_retryable, resolve_state
 from cubie_trace.core.system import SystemCalls, SystemLike
 from cubie_trace.core.trace import trace
 from cubie_trace.core.values import buffer, epsilon, scalar
 from cubie_trace.integrators import events as event_search
 from cubie_trace.integrators.controllers import Controller
 from cubie_trace.integrators.events import Event
+from cubie_trace.integrators.hermite import hermite_extension
 from cubie_trace.integrators.summaries import Summaries
 
 LANDING = 1e-9  # a step within this relative distance of a save time lands on it...
@@ -133,29 +134,6 @@ def initial_step(f: Any, t0: Any, y0: Any, order: int, rtol: Any, atol: Any,
     h1 = ops.where(largest <= 1e-15, ops.maximum(1e-6, h0 * 1e-3),
                    ops.exp(ops.log(0.01 / ops.maximum(largest, 1e-300)) / (order + 1)))
     return ops.minimum(ops.minimum(100.0 * h0, h1), span)
-
-
-def hermite(y: Any, f0: Any, y_new: Any, f1: Any, dt: Any, theta: Any) -> Any:
-    """The cubic Hermite interpolant of a step from its end values and slopes."""
-    t2 = theta * theta
-    t3 = t2 * theta
-    return ((2.0 * t3 - 3.0 * t2 + 1.0) * y + (t3 - 2.0 * t2 + theta) * dt * f0
-            + (3.0 * t2 - 2.0 * t3) * y_new + (t3 - t2) * dt * f1)
-
-
-def hermite_extension(step: Step) -> Dense:
-    """The cubic Hermite extension of a step without one of its own: f at both ends of
-    a step that holds save times."""
-    def fn(f: Any, t: Any, dt: Any, y: Any, state: dict) -> Any:
-        return (*step(f, t, dt, y, state), ())
-
-    def prepare(f: Any, t: Any, dt: Any, y: Any, y_new: Any, data: tuple) -> tuple:
-        return f(t, y), f(t + dt, y_new)
-
-    def interpolate(slopes: tuple, y: Any, y_new: Any, dt: Any, theta: Any) -> Any:
-        return ops.hint(hermite(y, slopes[0], y_new, slopes[1], dt, theta), "y_dense")
-
-    return Dense(fn, interpolate, 3, prepare=prepare, n_prepared=2)
 
 
 def _pick(x: Any, indices: tuple[int, ...] | None) -> Any:

@@ -14,11 +14,11 @@ import cubie_trace as ct
 from cubie_trace.core.step import get_method
 from cubie_trace.core.system import SystemCalls
 from cubie_trace.integrators.controllers import Controller
+from cubie_trace.integrators.hermite import hermite_extension
 from cubie_trace.integrators.loop import (
     LoopSpec,
     RunOptions,
     build_loop,
-    hermite_extension,
     loop_inputs,
 )
 from cubie_trace.systems import library
