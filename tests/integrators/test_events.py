@@ -4,6 +4,12 @@ FitzHugh-Nagumo spike times against scipy, and the errors bad events raise."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
@@ -198,3 +204,23 @@ def test_fitzhugh_nagumo_spikes_match_scipy(rtol: float) -> None:
 def test_bad_events(bad: object, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         bad()  # type: ignore[operator]
+
+
+@pytest.mark.slow
+def test_cuda_simulator_agrees_with_cpu() -> None:
+    """Events and sensitivities through the CUDA code path, in numba's simulator, match
+    the CPU target's to 1e-12 (three runs, each stopped by its terminal event)."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": str(root)}
+    proc = subprocess.run([sys.executable, "-m", "tests.integrators.events_sim_script"],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["simulator"]
+    cuda, cpu = out["cuda"], out["cpu"]
+    assert cuda["status"] == cpu["status"] == [int(Status.TERMINATED)] * 3
+    assert cuda["event_count"] == cpu["event_count"]
+    for key in ("t_final", "y", "sensitivities", "event_t", "event_y"):
+        np.testing.assert_allclose(cuda[key], cpu[key], rtol=1e-12, atol=1e-13, err_msg=key)
+    np.testing.assert_allclose(cpu["t_final"], 3 * np.pi / np.array([1.0, 1.5, 2.5]),
+                               atol=1e-7)
