@@ -26,23 +26,27 @@ def main() -> None:
     from cubie_trace.systems.library import lorenz
     from lowering.ptx import compile_ptx, ptxas
 
+    crossing = [ct.Event("z - 25", direction=1, name="z25")]
+
     rows = []
     for method in ("rk4", "tsit5"):
         for precision in ("float64", "float32"):
             tol = 1e-8 if precision == "float64" else 1e-5
             options = {"dt": 1e-3} if method == "rk4" else {"rtol": tol, "atol": tol}
-            for sensitivities in (None, NAMES):
+            for sensitivities, events in ((None, None), (NAMES, None), (NAMES, crossing)):
                 solver = ct.Solver(lorenz(), method, backend="cpu", precision=precision,
-                                   sensitivities=sensitivities, **options)
+                                   sensitivities=sensitivities, events=events, **options)
                 started = time.perf_counter()
                 lowered = solver.lowered(11, target="cuda")
                 figures = {k: v for k, v in ptxas(compile_ptx(lowered)).items() if k != "log"}
                 rows.append({"method": method, "precision": precision,
                              "sensitivities": sensitivities or [],
+                             "events": [e.name for e in events or []],
                              "equations": sum(1 for _ in lowered.program.walk()),
                              "seconds": time.perf_counter() - started, **figures})
                 row = rows[-1]
-                print(f"{method:6s} {precision:8s} sensitivities {len(row['sensitivities'])}: "
+                print(f"{method:6s} {precision:8s} sensitivities {len(row['sensitivities'])} "
+                      f"events {len(row['events'])}: "
                       f"{row.get('registers')} registers, stack {row.get('stack_bytes')} B, "
                       f"spills {row.get('spill_stores')} stores / {row.get('spill_loads')} "
                       f"loads ({row['equations']} equations)", flush=True)

@@ -27,7 +27,7 @@ from cubie_trace.integrators import refuse_mass
 from cubie_trace.integrators.controllers import Controller, controller_for
 from cubie_trace.integrators.events import Event, checked
 from cubie_trace.integrators.loop import LoopSpec, RunOptions, build_loop
-from cubie_trace.integrators.sensitivity import directions, sensitivity_loop
+from cubie_trace.integrators.sensitivity import check_method, directions, sensitivity_loop
 from cubie_trace.integrators.summaries import Summaries
 from cubie_trace.launches import run_in_pieces
 from cubie_trace.layout import Layout, plan
@@ -138,6 +138,7 @@ class Solver:
         sensitive = tuple(sensitivities) if sensitivities is not None else None
         if sensitive is not None:
             directions(sensitive, tuple(system.state_names), tuple(system.parameter_names))
+            check_method(step, system)
         events = checked(events, max_events) if events is not None else ()
         backend = default_target() if backend == "auto" else backend
         self.__attrs_init__(

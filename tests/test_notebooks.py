@@ -23,4 +23,5 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_the_notebooks_exist() -> None:
-    assert {p.stem for p in NOTEBOOKS} >= {"quickstart", "custom_step", "stiff"}
+    assert {p.stem for p in NOTEBOOKS} >= {"quickstart", "custom_step", "stiff",
+                                               "events_and_sensitivities"}

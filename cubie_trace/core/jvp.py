@@ -298,8 +298,19 @@ def _annotation(eqn: Eqn, ins: list[Any], tins: list[Any]) -> tuple[list[Any], l
 # ---------------------------------------------------------------- control flow
 
 
+# Children whose forward-mode derivative is not the derivative of what they compute:
+# a Newton solve's iterations stop when the primal has converged, its tangent's do not
+# (the implicit function theorem's derivative would be needed there).
+UNDIFFERENTIATED = {"newton": "a Newton solve stops on its own convergence, not its "
+                              "tangent's (explicit and Rosenbrock methods differentiate)"}
+
+
 def _call(eqn: Eqn, ins: list[Any], tins: list[Any]) -> tuple[list[Any], list[Any]]:
-    return evaluate(eqn.params["program"], ins, tins)
+    program = eqn.params["program"]
+    if program.name in UNDIFFERENTIATED and any(t is not None for t in tins):
+        raise NotImplementedError(f"jvp: no derivative through the child {program.name!r}: "
+                                  f"{UNDIFFERENTIATED[program.name]}")
+    return evaluate(program, ins, tins)
 
 
 def _cond(eqn: Eqn, ins: list[Any], tins: list[Any]) -> tuple[list[Any], list[Any]]:
@@ -362,8 +373,8 @@ def _loop(eqn: Eqn, ins: list[Any], tins: list[Any]) -> tuple[list[Any], list[An
 
 
 def _system(eqn: Eqn, ins: list[Any], tins: list[Any]) -> tuple[list[Any], list[Any]]:
-    """A system function (rhs, observables, events): its tangent is the system's
-    `<fn>_tangent`, d fn/dt dt + d fn/dy dy + d fn/dp dp (derived by SymPy)."""
+    """A system function: its tangent is the system's `<fn>_tangent`, the derivative
+    along the tangents of its operands and parameters (derived by SymPy)."""
     outs = _apply(eqn, ins)
     if all(t is None for t in tins):
         return outs, [None] * len(outs)
@@ -371,10 +382,11 @@ def _system(eqn: Eqn, ins: list[Any], tins: list[Any]) -> tuple[list[Any], list[
     if f"{fn}_tangent" not in system.functions:
         raise NotImplementedError(
             f"jvp: system {system.name!r} gives no derivative of its function {fn!r} "
-            "(jvp differentiates rhs, observables and events, of systems without drivers)")
-    t, y, p = ins
-    dt, dy, dp = (_dense(d, x) for d, x in zip(tins, ins))
-    tangent = ops.apply("system", t, y, dt, dy, dp, p, system=system, fn=f"{fn}_tangent")
+            "(jvp differentiates the functions of systems without drivers)")
+    *own, p = ins
+    dense = [_dense(d, x) for d, x in zip(tins, ins)]
+    tangent = ops.apply("system", *own, *dense[:-1], dense[-1], p, system=system,
+                        fn=f"{fn}_tangent")
     return outs, [tangent]
 
 

@@ -8,17 +8,23 @@ the sensitivities are those of the numerical solution the loop computes (interna
 differentiation), and for an explicit Runge-Kutta method they are that method applied
 to the variational equations dS/dt = J S + df/dp. The error control sees only the state
 (CVODES's `errconS = False`); the sensitivities are as accurate as the steps the state
-needed.
+needed. Rosenbrock methods with a factored Jacobian differentiate exactly like explicit ones
+(their LU solves are traced arithmetic). Iterative solves do not: a Newton or Krylov
+iteration stops when the state has converged, before its tangent has, so
+`check_method` refuses the methods that use one.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from cubie_trace.core import ops
+from cubie_trace.core import counters, ops
 from cubie_trace.core.jvp import jvp
 from cubie_trace.core.program import Program
+from cubie_trace.core.step import Step, resolve_state
+from cubie_trace.core.system import SystemCalls
 from cubie_trace.core.trace import trace
+from cubie_trace.core.values import buffer, scalar
 
 
 def directions(names: tuple[str, ...], state_names: tuple[str, ...],
@@ -36,6 +42,23 @@ def directions(names: tuple[str, ...], state_names: tuple[str, ...],
     if len(set(names)) != len(names):
         raise ValueError(f"sensitivities: names repeat in {list(names)}")
     return out
+
+
+def check_method(step: Step, system: Any) -> None:
+    """Refuse a step that solves by iteration (one that reports Newton or Krylov
+    iterations): its derivative would stop converging with the state."""
+    def stepped(t: Any, dt: Any, y: Any, state: dict, p: Any) -> Any:
+        return step(SystemCalls(system, p), t, dt, y, state)
+
+    found = counters.reported(stepped, scalar(), scalar(), buffer(system.n_states),
+                              resolve_state(step.state, system.n_states),
+                              buffer(system.n_parameters))
+    iterative = [name for name in ("newton_iterations", "krylov_iterations") if name in found]
+    if iterative:
+        raise ValueError(f"sensitivities: method {step.name!r} solves by iteration "
+                         f"({iterative[0].split('_')[0]}), which stops when the state has "
+                         "converged and not its sensitivities; use an explicit method or a "
+                         "Rosenbrock method with jacobian='dense' (rodas4, rodas5p, ros3p, ...)")
 
 
 def sensitivity_loop(loop: Program, chosen: list[tuple[str, int, int]]) -> Program:

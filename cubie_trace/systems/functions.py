@@ -16,9 +16,11 @@ by the step's `f`):
 - `observables(t, y, p[, d]) -> (n_observables,)`, with observables
 - `events(t, y, p[, d]) -> (n_events,)`: the event functions, whose roots the loop
   locates (`cubie_trace.integrators.events`), with events
-- `<fn>_tangent(t, y, t_dot, v, p_dot, p) -> (size of fn,)` for rhs, observables and
-  events: the directional derivative d fn/dt t_dot + d fn/dy v + d fn/dp p_dot, for
-  systems without drivers (forward-mode derivatives through system calls, `ct.jvp`)
+- `<fn>_tangent(<operands of fn>, <their tangents>, p_dot, p) -> (shape of fn)` for
+  each function above, for systems without drivers: its directional derivative along
+  the tangents of its operands and of p, e.g. `rhs_tangent(t, y, t_dot, y_dot, p_dot,
+  p)` is d rhs/dt t_dot + J y_dot + d rhs/dp p_dot (forward-mode derivatives through
+  system calls, `ct.jvp`)
 - `drivers(t, p, d) -> (n_drivers,)`, with drivers
 
 Every Jacobian-based function reads the Jacobian's structural entries, taken
@@ -35,51 +37,58 @@ import attrs
 import numpy as np
 import sympy as sp
 
-SCALAR_OPERANDS = ("t", "gamma_h", "t_dot")
+SCALAR_OPERANDS = ("t", "gamma_h", "t_dot", "gamma_h_dot")
+VECTOR_OPERANDS = ("y", "v", "y_dot", "v_dot")  # n symbols each
 
 
 @attrs.frozen(eq=False)
 class Symbols:
-    """The symbols of a system and of the extra operands `v` and `gamma_h`."""
+    """The symbols of a system, of the extra operands `v` and `gamma_h`, and of the
+    tangents of the operands (`t_dot`, `y_dot`, `v_dot`, `gamma_h_dot`, `p_dot`)."""
 
     t: sp.Symbol
     states: tuple[sp.Symbol, ...]
     parameters: tuple[sp.Symbol, ...]
     drivers: tuple[sp.Symbol, ...]
-    v: tuple[sp.Symbol, ...] = attrs.field(init=False)
-    gamma_h: sp.Symbol = attrs.field(init=False, factory=lambda: sp.Dummy("gamma_h", real=True))
-    t_dot: sp.Symbol = attrs.field(init=False, factory=lambda: sp.Dummy("t_dot", real=True))
-    p_dot: tuple[sp.Symbol, ...] = attrs.field(init=False)
+    extra: dict[str, tuple[sp.Symbol, ...]] = attrs.field(init=False)
 
-    @v.default
-    def _v(self) -> tuple[sp.Symbol, ...]:
-        return tuple(sp.Dummy(f"v{i}", real=True) for i in range(len(self.states)))
+    @extra.default
+    def _extra(self) -> dict[str, tuple[sp.Symbol, ...]]:
+        n = len(self.states)
+        out = {name: (sp.Dummy(name, real=True),) for name in SCALAR_OPERANDS}
+        out.update({name: tuple(sp.Dummy(f"{name}{i}", real=True) for i in range(n))
+                    for name in VECTOR_OPERANDS if name != "y"})
+        out["p_dot"] = tuple(sp.Dummy(f"p_dot{i}", real=True)
+                             for i in range(len(self.parameters)))
+        return out
 
-    @p_dot.default
-    def _p_dot(self) -> tuple[sp.Symbol, ...]:
-        return tuple(sp.Dummy(f"p_dot{i}", real=True) for i in range(len(self.parameters)))
+    @property
+    def v(self) -> tuple[sp.Symbol, ...]:
+        return self.extra["v"]
+
+    @property
+    def gamma_h(self) -> sp.Symbol:
+        return self.extra["gamma_h"][0]
 
     def operand(self, name: str) -> list[sp.Symbol]:
         """The symbols an operand carries (`d` carries the driver values)."""
-        return {"t": [self.t], "y": list(self.states), "v": list(self.v),
-                "gamma_h": [self.gamma_h], "p": list(self.parameters),
-                "d": list(self.drivers), "t_dot": [self.t_dot],
-                "p_dot": list(self.p_dot)}[name]
+        own = {"t": [self.t], "y": list(self.states), "p": list(self.parameters),
+               "d": list(self.drivers)}
+        return own[name] if name in own else list(self.extra[name])
 
     def code_names(self, element: Callable[[str, int], str] | None = None
                    ) -> dict[sp.Symbol, str]:
         """Each symbol's code in generated functions: `element(operand, index)` (by
-        default `operand[index]`, `t` and `gamma_h` by name); driver k is the local `_u{k}`."""
+        default `operand[index]`, scalars by name); driver k is the local `_u{k}`."""
         def code(operand: str, index: int) -> str:
             if element is not None:
                 return element(operand, index)
             return operand if operand in SCALAR_OPERANDS else f"{operand}[{index}]"
 
-        names = {self.t: code("t", 0), self.gamma_h: code("gamma_h", 0),
-                 self.t_dot: code("t_dot", 0)}
-        for operand, symbols in (("y", self.states), ("v", self.v), ("p", self.parameters),
-                                 ("p_dot", self.p_dot)):
-            names.update({s: code(operand, i) for i, s in enumerate(symbols)})
+        names = {}
+        for operand in ("y", "p", *self.extra):
+            names.update({s: code(operand, i) for i, s in enumerate(self.operand(operand))})
+        names[self.t] = code("t", 0)
         names.update({s: f"_u{i}" for i, s in enumerate(self.drivers)})
         return names
 
@@ -99,8 +108,6 @@ OPERANDS = {"rhs": ("t", "y"), "jvp": ("t", "y", "v"), "jacobian": ("t", "y"),
             "jacobian_diagonal": ("t", "y"), "jacobian_nonzeros": ("t", "y"),
             "dfdt": ("t", "y"), "operator": ("t", "y", "v", "gamma_h"),
             "observables": ("t", "y"), "events": ("t", "y")}
-TANGENT_OPERANDS = ("t", "y", "t_dot", "v", "p_dot")
-DIFFERENTIABLE = ("rhs", "observables", "events")  # the functions with a `_tangent`
 
 
 class Functions(Mapping[str, SystemFunction]):
@@ -114,11 +121,10 @@ class Functions(Mapping[str, SystemFunction]):
         self.symbols, self.derivatives = symbols, tuple(derivatives)
         self.observables, self.mass = tuple(observables), mass
         self.events = tuple(events)
-        given = ("rhs", *(("observables",) if observables else ()),
-                 *(("events",) if events else ()))
-        self.names = ("rhs", "jvp", "jacobian", "jacobian_diagonal", "jacobian_nonzeros",
-                      *(() if symbols.drivers else ("dfdt",)), "operator", *given[1:],
-                      *(() if symbols.drivers else tuple(f"{fn}_tangent" for fn in given)),
+        own = ("rhs", "jvp", "jacobian", "jacobian_diagonal", "jacobian_nonzeros",
+               *(() if symbols.drivers else ("dfdt",)), "operator",
+               *(("observables",) if observables else ()), *(("events",) if events else ()))
+        self.names = (*own, *(() if symbols.drivers else tuple(f"{fn}_tangent" for fn in own)),
                       *(("drivers",) if symbols.drivers else ()))
         self.built: list[str] = []
         self._cache: dict[str, SystemFunction] = {}
@@ -139,8 +145,10 @@ class Functions(Mapping[str, SystemFunction]):
             operands, outputs = ("t", "p", "d"), self.symbols.drivers
         elif name.endswith("_tangent"):
             of = self[name.removesuffix("_tangent")]
-            operands, outputs = (*TANGENT_OPERANDS, "p"), self._tangent(of.outputs)
-            return SystemFunction(name, operands, tuple(outputs), of.shape)
+            own = OPERANDS[of.name]
+            operands = (*own, *(f"{o}_dot" for o in own), "p_dot", "p")
+            return SystemFunction(name, operands, tuple(self._tangent(of.outputs, own)),
+                                  of.shape)
         else:
             context = ("p", "d") if self.symbols.drivers else ("p",)
             operands, outputs = (*OPERANDS[name], *context), getattr(self, f"_{name}")()
@@ -208,16 +216,14 @@ class Functions(Mapping[str, SystemFunction]):
     def _dfdt(self) -> list[sp.Expr]:
         return [sp.diff(f, self.symbols.t) for f in self.derivatives]
 
-    def _tangent(self, outputs: Sequence[sp.Expr]) -> list[sp.Expr]:
-        """The directional derivatives of `outputs` along (t_dot, v, p_dot); rhs's J v
-        comes from the Jacobian's structural entries, taken once."""
+    def _tangent(self, outputs: Sequence[sp.Expr], own: Sequence[str]) -> list[sp.Expr]:
+        """The directional derivatives of `outputs` along the tangents of the operands
+        `own` and of the parameters."""
         sym = self.symbols
-        jv = self._jv(sym.v) if tuple(outputs) == self.derivatives else \
-            [sp.Add(*(sp.diff(g, s) * v for s, v in zip(sym.states, sym.v)
-                      if s in g.free_symbols)) for g in outputs]
-        return [sp.diff(g, sym.t) * sym.t_dot + jv[i]
-                + sp.Add(*(sp.diff(g, p) * dp for p, dp in zip(sym.parameters, sym.p_dot)))
-                for i, g in enumerate(outputs)]
+        pairs = [(s, d) for o in (*own, "p") for s, d in zip(sym.operand(o),
+                                                             sym.operand(f"{o}_dot"))]
+        return [sp.Add(*(sp.diff(g, s) * d for s, d in pairs if s in g.free_symbols))
+                for g in outputs]
 
     def _operator(self) -> list[sp.Expr]:
         v, jv = self.symbols.v, self._jv(self.symbols.v)

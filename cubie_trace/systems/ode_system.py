@@ -221,7 +221,8 @@ class ODESystem:
         return self.definitions[fn]
 
     def _operand_shape(self, operand: str) -> tuple[int, ...]:
-        sizes = {"y": self.n_states, "v": self.n_states, "p": self.n_parameters,
+        sizes = {"y": self.n_states, "v": self.n_states, "y_dot": self.n_states,
+                 "v_dot": self.n_states, "p": self.n_parameters,
                  "p_dot": self.n_parameters, "d": self.n_driver_coefficients}
         return (sizes[operand],) if operand in sizes else ()
 

@@ -9,7 +9,7 @@ import pytest
 from scipy.integrate import solve_ivp
 
 import cubie_trace as ct
-from cubie_trace.systems.library import lorenz
+from cubie_trace.systems.library import lorenz, robertson
 
 TIMES = np.linspace(0.0, 1.0, 6)
 
@@ -94,3 +94,40 @@ def test_sensitivities_in_xarray_and_checked_names() -> None:
         ct.Solver(decay(), "tsit5", sensitivities=["q"])
     with pytest.raises(ValueError, match="repeat"):
         ct.Solver(decay(), "tsit5", sensitivities=["k", "k"])
+
+
+@pytest.mark.slow
+def test_robertson_with_a_rosenbrock_method() -> None:
+    """Robertson with rodas4 (its LU solves differentiated like any arithmetic): d y /
+    d(k1, k3) at t = 1, 10, 40 against central differences of much tighter solves."""
+    rob = robertson()
+    k1, times = np.array([0.04, 0.05]), [1.0, 10.0, 40.0]
+    sol = ct.Solver(rob, "rodas4", rtol=1e-8, atol=1e-12, backend="cpu",
+                    sensitivities=["k1", "k3"]).solve(
+        (0.0, 40.0), parameters={"k1": k1}, save_at=times, progress=False)
+    assert np.all(sol.ok)
+    tight = ct.Solver(rob, "rodas4", rtol=1e-12, atol=1e-16, backend="cpu",
+                      max_steps=10**6)
+    for k, name in enumerate(["k1", "k3"]):
+        index = rob.parameter_names.index(name)
+        base = np.tile(rob.default_parameters, (2, 1))
+        base[:, 0] = k1
+        h = 1e-6 * base[:, index]
+        shifted = []
+        for sign in (1.0, -1.0):
+            p = base.copy()
+            p[:, index] += sign * h
+            shifted.append(tight.solve((0.0, 40.0), parameters=p, save_at=times,
+                                       progress=False).y)
+        fd = (shifted[0] - shifted[1]) / (2 * h[:, None, None])
+        for i in range(rob.n_states):  # each state on its own scale (y2 is ~1e-5 of y1)
+            scale = np.max(np.abs(fd[..., i]))
+            np.testing.assert_allclose(sol.sensitivities[..., i, k], fd[..., i], rtol=1e-4,
+                                       atol=1e-4 * scale, err_msg=f"d y{i + 1} / d {name}")
+
+
+@pytest.mark.parametrize("method, options", [("radau_iia_5", {}), ("kvaerno5", {}),
+                                             ("rodas4", {"jacobian": "matrix-free"})])
+def test_iterative_solves_are_refused(method: str, options: dict) -> None:
+    with pytest.raises(ValueError, match="solves by iteration"):
+        ct.Solver(robertson(), method, sensitivities=["k1"], **options)

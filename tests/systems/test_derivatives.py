@@ -64,3 +64,42 @@ def test_operator_uses_the_mass_matrix() -> None:
     np.testing.assert_allclose(op, np.diag([1.0, 2.5, 0.0]) @ v - 0.1 * jac @ v)
     assert ct.ODESystem.from_equations(equations, states=states,
                                        parameters={"a": 2.0}).mass == sp.eye(3)
+
+
+TANGENT_SYSTEMS = {"lorenz": library.lorenz(), "robertson": library.robertson(),
+                   "events": library.fitzhugh_nagumo().with_events(
+                       {"spike": "v - 1", "slow": "w*I*exp(v)*t"})}
+
+
+@pytest.mark.parametrize("name", TANGENT_SYSTEMS)
+@settings(max_examples=examples(10, 100), deadline=None)
+@given(data=st.data())
+def test_every_tangent_matches_central_differences(name: str, data: st.DataObject) -> None:
+    """`<fn>_tangent` is the derivative of fn along the tangents of all its operands and of
+    p, for every function of a system (rhs, the Jacobian's forms, dfdt, operator, events)."""
+    system = TANGENT_SYSTEMS[name]
+    tangents = [fn for fn in system.functions if fn.endswith("_tangent")]
+    assert len(tangents) == len(system.functions) // 2
+    sizes = {"y": system.n_states, "v": system.n_states, "p": system.n_parameters}
+    for fn in tangents:
+        spec = system.definitions[fn.removesuffix("_tangent")]
+        own = [o for o in spec.operands if o != "p"]
+
+        def draw(operand: str, label: str, low: float = -2.0) -> np.ndarray | float:
+            if operand in sizes:
+                return np.array(data.draw(st.lists(st.floats(low, 2), min_size=sizes[operand],
+                                                   max_size=sizes[operand]), label))
+            return data.draw(st.floats(low, 2), label)
+
+        # parameters away from zero: FitzHugh-Nagumo divides by tau
+        point = [draw(o, f"{fn} {o}", 0.5 if o == "p" else -2.0) for o in (*own, "p")]
+        direction = [draw(o, f"{fn} d{o}") for o in (*own, "p")]
+        (tangent,) = system.evaluate(fn, *point[:-1], *direction[:-1], direction[-1],
+                                     point[-1])
+        h = 1e-6
+        (plus,) = system.evaluate(spec.name, *(x + h * d for x, d in zip(point, direction)))
+        (minus,) = system.evaluate(spec.name, *(x - h * d for x, d in zip(point, direction)))
+        central = (plus - minus) / (2 * h)
+        scale = 1.0 + np.max(np.abs(central), initial=0.0)
+        np.testing.assert_allclose(tangent, central, rtol=1e-5, atol=1e-6 * scale,
+                                   err_msg=f"{name}.{fn}")
