@@ -43,5 +43,6 @@ def operands(system: ct.ODESystem, fn: str, rng: np.random.Generator,
               "gamma_h": float(rng.uniform(0.01, 1.0)),
               "p": system.default_parameters * rng.uniform(0.5, 1.5, system.n_parameters),
               "d": system.driver_coefficients, "t_dot": float(rng.normal()),
-              "p_dot": rng.normal(size=system.n_parameters)}
+              "gamma_h_dot": float(rng.normal()), "y_dot": rng.normal(size=n),
+              "v_dot": rng.normal(size=n), "p_dot": rng.normal(size=system.n_parameters)}
     return [values[o] for o in system.definitions[fn].operands]
