@@ -20,29 +20,32 @@ import numpy as np
 from cubie_trace.arguments import indices, lane_count, positive, refuse, runs_backward, tolerance
 from cubie_trace.backward import solve_backward
 from cubie_trace.batch import build_batch, save_times, summary_window
-from cubie_trace.core.program import Program
 from cubie_trace.core.step import Step, get_method, method_options
 from cubie_trace.core.values import epsilon
 from cubie_trace.integrators import refuse_mass
 from cubie_trace.integrators.controllers import Controller, controller_for
 from cubie_trace.integrators.events import Event, checked
-from cubie_trace.integrators.loop import LoopSpec, RunOptions, build_loop
-from cubie_trace.integrators.sensitivity import check_method, directions, sensitivity_loop
+from cubie_trace.integrators.loop import RunOptions
+from cubie_trace.integrators.sensitivity import (
+    check_method,
+    directions,
+)
 from cubie_trace.integrators.summaries import Summaries
+from cubie_trace.kernels import Kernels, variational_for
 from cubie_trace.launches import run_in_pieces
-from cubie_trace.layout import Layout, plan
 from cubie_trace.solution import Solution
+from cubie_trace.systems.variational import (
+    initial_sensitivities,
+    split_outputs,
+)
 from lowering.targets import default_target
-from lowering.targets.cpu import default_lanes
 
 BACKENDS = ("auto", "cpu", "cuda")
 PRECISIONS = ("float32", "float64")
-# batches from this many runs on integrate runs in SIMD lanes by default (`lanes_for`)
-LANE_BATCH = 8192
 
 
 @attrs.frozen(init=False)
-class Solver:
+class Solver(Kernels):
     """A method, its options and a backend; kernels are compiled on first use, once per
     number of saves (and summary window), and shared by `replace`d copies.
 
@@ -54,7 +57,11 @@ class Solver:
     trajectories (summaries and final states only). Summaries are taken of the saved
     states (of every state with `save=None`). `sensitivities` names parameters and
     states whose forward sensitivities (d saved state / d parameter or initial value)
-    the solve returns (`cubie_trace.integrators.sensitivity`). `events` are `ct.Event`s
+    the solve returns: by differentiating the loop (`cubie_trace.integrators.sensitivity`;
+    the step-size control sees the states alone), or with
+    `sensitivity_error_control=True` by integrating the variational equations as states
+    (`cubie_trace.systems.variational`: the control weighs them too, and every method,
+    Newton-based ones included, takes them). `events` are `ct.Event`s
     (or bare event functions) whose occurrences the solve locates and records, the first
     `max_events` of each per run (`cubie_trace.integrators.events`).
     """
@@ -72,6 +79,7 @@ class Solver:
     policy: str
     lanes: int | None
     sensitivities: tuple[str, ...] | None
+    sensitivity_error_control: bool
     events: tuple[Event, ...]
     max_events: int
     shared_budget_bytes: int | None
@@ -90,14 +98,22 @@ class Solver:
                  shared_budget_bytes: int | None = None, pin: Mapping[str, str] | None = None,
                  newton: dict | None = None, linear: dict | None = None,
                  jacobian: str | None = None, lanes: int | None = None,
-                 sensitivities: Sequence[str] | None = None, events: Any = None,
+                 sensitivities: Sequence[str] | None = None,
+                 sensitivity_error_control: bool = False, events: Any = None,
                  max_events: int = 16, _kernels: dict | None = None) -> None:
         arguments = {key: value for key, value in locals().items()
                      if key not in ("self", "_kernels", "__class__")}
         if not hasattr(system, "n_states") and callable(system):
             raise TypeError("system must be an ODESystem; wrap a plain f(t, y, *args) with "
                             "ct.ODESystem.from_function(f, states=..., parameters=...)")
-        step = get_method(method, system,
+        kernels = {} if _kernels is None else _kernels
+        sensitive = tuple(sensitivities) if sensitivities is not None else None
+        chosen = directions(sensitive or (), tuple(system.state_names),
+                            tuple(system.parameter_names)) if sensitive else []
+        error_control = bool(sensitivity_error_control) and bool(chosen)
+        # the step is built for the system the loop integrates
+        integrated = variational_for(kernels, system, chosen) if error_control else system
+        step = get_method(method, integrated,
                           **method_options(newton=newton, linear=linear, jacobian=jacobian))
         refuse_mass(step, system)
         if precision not in PRECISIONS:
@@ -135,20 +151,19 @@ class Solver:
         if save is not None:
             known = (*system.state_names, *getattr(system, "observable_names", ()))
             indices("states or observables", save, known)
-        sensitive = tuple(sensitivities) if sensitivities is not None else None
-        if sensitive is not None:
-            directions(sensitive, tuple(system.state_names), tuple(system.parameter_names))
+        if sensitive and not error_control:
             check_method(step, system)
         events = checked(events, max_events) if events is not None else ()
         backend = default_target() if backend == "auto" else backend
         self.__attrs_init__(
             system, step, ctrl, options, precision, backend, summaries,
             positive("summarise_every", summarise_every) if summarise_every is not None
-            else None, save, save_mode, policy, lane_count(lanes), sensitive, events,
+            else None, save, save_mode, policy, lane_count(lanes), sensitive, error_control,
+            events,
             max_events, shared_budget_bytes, pin, arguments,
-            {} if _kernels is None else _kernels)
+            kernels)
         if events:
-            self.loop_system  # noqa: B018 - event functions are checked before anything compiles
+            self.loop_system  # noqa: B018 - its functions are checked before anything compiles
         self._check_precision()
 
     def replace(self, **changes: Any) -> Solver:
@@ -158,8 +173,12 @@ class Solver:
         if unknown:
             raise TypeError(f"replace: unknown options {unknown}")
         arguments = {**self._arguments, **changes}
-        if "method" not in changes and not any(k in changes for k in
-                                               ("newton", "linear", "jacobian", "system")):
+        # the step is built for the system the loop integrates, which sensitivities
+        # integrated as states change
+        integrated = [k for k in ("sensitivities", "sensitivity_error_control")
+                      if k in changes and changes[k] != self._arguments[k]]
+        if "method" not in changes and not integrated and not any(
+                k in changes for k in ("newton", "linear", "jacobian", "system")):
             arguments["method"] = self.step  # the same step object keys the same kernels
             for key in ("newton", "linear", "jacobian"):
                 arguments[key] = None
@@ -174,20 +193,6 @@ class Solver:
                           "error will stay above the tolerance", RuntimeWarning, stacklevel=3)
 
     @property
-    def loop_system(self) -> Any:
-        """The system the loop integrates: this one with the events' functions (built
-        once, and shared by `replace`d copies)."""
-        if not self.events:
-            return self.system
-        key = ("events", id(self.system), self.events)
-        if key not in self._kernels:
-            if not hasattr(self.system, "with_events"):
-                raise ValueError("events need an ODESystem (one with with_events())")
-            self._kernels[key] = self.system.with_events(
-                {event.name: event.fn for event in self.events})
-        return self._kernels[key]
-
-    @property
     def rtol(self) -> Any:
         return self.options.rtol
 
@@ -198,108 +203,6 @@ class Solver:
     @property
     def max_steps(self) -> int:
         return self.options.max_steps
-
-    # ------------------------------------------------------------ compilation
-
-    def spec(self, n_saves: int, window: int = 1) -> LoopSpec:
-        """The compiled-in part of the loop for `n_saves` saves (windows of `window`)."""
-        summaries = Summaries(self.summaries, window, n_saves) if self.summaries else None
-        occurring = {"events": self.events, "max_events": self.max_events}
-        if self.save is None:
-            return LoopSpec(self.step, self.controller, n_saves, summaries, self.save_mode,
-                            (), (), precision=self.precision, **occurring)
-        names, obs = self.system.state_names, tuple(getattr(self.system, "observable_names", ()))
-        states = indices("states", [s for s in self.save if s in names], names)
-        observed = indices("observables", [s for s in self.save if s in obs], obs)
-        every = tuple(range(len(names)))
-        return LoopSpec(self.step, self.controller, n_saves, summaries, self.save_mode,
-                        None if states == every else states,
-                        None if observed == tuple(range(len(obs))) else observed,
-                        None if states in (every, ()) else states, precision=self.precision,
-                        **occurring)
-
-    def compiled(self, n_saves: int = 1, window: int = 1,
-                 n_runs: int | None = None) -> tuple[Program, Layout, Any]:
-        """(program, layout, lowered) for `n_saves` save times, built and compiled once: the
-        kernel a solve of `n_runs` runs uses (its lane count, `lanes_for`)."""
-        return self._compile(n_saves, window, self.lanes_for(n_runs, n_saves, window))[:3]
-
-    def lanes_for(self, n_runs: int | None, n_saves: int = 1, window: int = 1) -> int:
-        """Runs integrated together per CPU core step for a batch of `n_runs` (None: not
-        known): `lanes` where given; else, on the CPU, for batches of at least
-        `LANE_BATCH` runs whose loop keeps all its scratch in registers, a count chosen
-        for the machine's vectors (`lowering.targets.cpu.default_lanes`); 1 (one run at
-        a time) otherwise. Smaller batches keep the scalar kernel, which compiles
-        several times faster, and so do larger systems, whose scratch arrays the lanes
-        would address run by run."""
-        if self.backend != "cpu":
-            return 1
-        if self.lanes is not None:
-            return self.lanes
-        if (n_runs or 0) < LANE_BATCH:
-            return 1
-        held = self.lowered(n_saves, window, lanes=1).memory.scratch_held()
-        return default_lanes(self.precision) if held else 1
-
-    def lowered(self, n_saves: int = 1, window: int = 1, target: str | None = None,
-                lanes: int = 1) -> Any:
-        """The loop for `n_saves` save times lowered for `target` (default: this Solver's
-        backend) with `lanes` runs per CPU step: its module generated and loaded but not
-        compiled, which is what a Dask worker compiles from its source. Built once per
-        target and lane count."""
-        from lowering import lower
-
-        target = target or self.backend
-        lanes = lanes if target == "cpu" else 1
-        key = ("lowered", target, lanes, *self._loop_key(n_saves, window))
-        if key not in self._kernels:
-            program = build_loop(self.loop_system, self.spec(n_saves, window))
-            if self.sensitivities:
-                program = sensitivity_loop(program, directions(
-                    self.sensitivities, tuple(self.system.state_names),
-                    tuple(self.system.parameter_names)))
-            layout = plan(program, policy=self.policy, shared_budget_bytes=self.shared_budget_bytes,
-                          pin=self.pin, precision=self.precision, scratch_in_outputs=False)
-            batched = [name in ("y0", "p") for name in program.input_names]
-            self._kernels[key] = (lower(program, layout, target=target, precision=self.precision,
-                                        batched=batched, lanes=lanes), self.step)
-        return self._kernels[key][0]
-
-    def _loop_key(self, n_saves: int, window: int) -> tuple:
-        """What fixes the loop's program and layout (not the target)."""
-        return (id(self.system), id(self.step), self.controller, self.precision,
-                self.summaries, self.save, self.save_mode, self.policy, self.sensitivities,
-                self.events, self.max_events,
-                self.shared_budget_bytes,
-                None if self.pin is None else tuple(sorted(self.pin.items())), n_saves, window)
-
-    def _compile(self, n_saves: int, window: int, lanes: int = 1
-                 ) -> tuple[Program, Layout, Any, float]:
-        key = (*self._loop_key(n_saves, window), self.backend, lanes)
-        fresh = key not in self._kernels
-        if fresh:
-            started = time.perf_counter()
-            lowered = self.lowered(n_saves, window, lanes=lanes)
-            lowered.compile()
-            self._kernels[key] = (lowered.program, lowered.layout, lowered, self.step,
-                                  time.perf_counter() - started)
-        self._kernels["last"] = key
-        program, layout, lowered, _, seconds = self._kernels[key]
-        return program, layout, lowered, seconds if fresh else 0.0
-
-    @property
-    def program(self) -> Program:
-        """The whole integration loop as one Program (of the last solve)."""
-        return self._last()[0]
-
-    @property
-    def layout(self) -> Layout:
-        """The loop's Layout (of the last solve)."""
-        return self._last()[1]
-
-    def _last(self) -> tuple[Any, ...]:
-        key = self._kernels.get("last")
-        return self._kernels[key] if key is not None else self._compile(1, 1)
 
     # ------------------------------------------------------------ solving
 
@@ -344,15 +247,27 @@ class Solver:
         batch = build_batch(self.system, y0, parameters, grid)
         d = self._driver_coefficients(drivers)
         context = [d] if self.system.n_driver_coefficients else []
-        shared = (float(t_span[0]), ts, *self.options.values(self.system.n_states))
+        n = self.system.n_states
+        y0 = batch.y0
+        if self.sensitivity_error_control:
+            y0 = initial_sensitivities(batch.y0, self._directions)
+            n = y0.shape[1]
+        shared = (float(t_span[0]), ts, *self.options.values(n))
         if cluster is not None:
+            if self.sensitivity_error_control:
+                raise ValueError("sensitivity_error_control=True is not available on a Dask "
+                                 "cluster; drop client= or the option")
             return distributed.solve(self, ts, window, batch, (*context, *shared), cluster,
                                      chunks, backend=self._arguments["backend"])
         lanes = self.lanes_for(batch.n_runs, len(ts), window)
         program, layout, lowered, compile_s = self._compile(len(ts), window, lanes)
         outputs, kernel_s, wall_s = run_in_pieces(
-            lowered, batch.n_runs, lambda lo, hi: (batch.y0[lo:hi], batch.parameters[lo:hi],
+            lowered, batch.n_runs, lambda lo, hi: (y0[lo:hi], batch.parameters[lo:hi],
                                             *context, *shared), progress)
+        if self.sensitivity_error_control:
+            saved = self.spec(len(ts), window).saved_states
+            outputs = split_outputs(outputs, self._directions, self.system.n_states,
+                                    self.system.n_states if saved is None else len(saved))
         transfer_s = max(wall_s - kernel_s, 0.0) if self.backend == "cuda" else 0.0
         sol = Solution.from_outputs(self, ts, window, batch, outputs, {
             "backend": self.backend, "method": self.step.name, "precision": self.precision,

@@ -11,12 +11,15 @@ to the variational equations dS/dt = J S + df/dp. The error control sees only th
 needed. Rosenbrock methods with a factored Jacobian differentiate exactly like explicit ones
 (their LU solves are traced arithmetic). Iterative solves do not: a Newton or Krylov
 iteration stops when the state has converged, before its tangent has, so
-`check_method` refuses the methods that use one.
+`check_method` refuses the methods that use one; they take the variational equations
+as states instead (`cubie_trace.systems.variational`).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import attrs
 
 from cubie_trace.core import counters, ops
 from cubie_trace.core.jvp import jvp
@@ -57,8 +60,22 @@ def check_method(step: Step, system: Any) -> None:
     if iterative:
         raise ValueError(f"sensitivities: method {step.name!r} solves by iteration "
                          f"({iterative[0].split('_')[0]}), which stops when the state has "
-                         "converged and not its sensitivities; use an explicit method or a "
+                         "converged and not its sensitivities; integrate them as states "
+                         "(sensitivity_error_control=True), or use an explicit method or a "
                          "Rosenbrock method with jacobian='dense' (rodas4, rodas5p, ros3p, ...)")
+
+
+def variational_spec(spec: Any, n: int, k: int) -> Any:
+    """`spec` (a LoopSpec for n states) for the variational system of k directions: its
+    saved states saved with their sensitivities (block by block), the summaries of the
+    states alone."""
+    every = tuple(range(n))
+    saved = spec.saved_states
+    if saved != ():
+        chosen = every if saved is None else saved
+        saved = tuple(block * n + i for block in range(k + 1) for i in chosen)
+    summarised = every if spec.summarised is None else spec.summarised
+    return attrs.evolve(spec, saved_states=saved, summarised=summarised)
 
 
 def sensitivity_loop(loop: Program, chosen: list[tuple[str, int, int]]) -> Program:

@@ -20,13 +20,15 @@ def decay() -> ct.ODESystem:
                                        parameters={"k": 0.5, "c": 0.25}, name="decay")
 
 
-def test_linear_system_closed_form() -> None:
-    """x' = -k x + c: x = c/k + (x0 - c/k) e^{-kt}, so dx/dk, dx/dc and dx/dx0 are known."""
+@pytest.mark.parametrize("error_control", [pytest.param(False, marks=pytest.mark.slow), True])
+def test_linear_system_closed_form(error_control: bool) -> None:
+    """x' = -k x + c: x = c/k + (x0 - c/k) e^{-kt}, so dx/dk, dx/dc and dx/dx0 are known:
+    from the differentiated loop and from the variational equations as states."""
     k = np.array([0.5, 1.0, 2.0])
     x0 = np.array([1.0, 2.0, -1.0])
     c = 0.25
     solver = ct.Solver(decay(), "tsit5", rtol=1e-12, atol=1e-12, backend="cpu",
-                       sensitivities=["k", "c", "x"])
+                       sensitivities=["k", "c", "x"], sensitivity_error_control=error_control)
     sol = solver.solve((0.0, 1.0), y0={"x": x0}, parameters={"k": k}, save_at=TIMES,
                        progress=False)
     assert sol.sensitivity_names == ("k", "c", "x")
@@ -97,13 +99,17 @@ def test_sensitivities_in_xarray_and_checked_names() -> None:
 
 
 @pytest.mark.slow
-def test_robertson_with_a_rosenbrock_method() -> None:
-    """Robertson with rodas4 (its LU solves differentiated like any arithmetic): d y /
-    d(k1, k3) at t = 1, 10, 40 against central differences of much tighter solves."""
+@pytest.mark.parametrize("method, error_control", [("rodas4", False), ("radau_iia_5", True),
+                                                   ("kvaerno5", True)])
+def test_robertson_with_implicit_methods(method: str, error_control: bool) -> None:
+    """Robertson: d y / d(k1, k3) at t = 1, 10, 40 against central differences of much
+    tighter solves; rodas4 differentiated (its LU solves are arithmetic), Radau IIA 5 and
+    Kvaerno 5 on the variational equations (their Newton solves take them as states)."""
     rob = robertson()
     k1, times = np.array([0.04, 0.05]), [1.0, 10.0, 40.0]
-    sol = ct.Solver(rob, "rodas4", rtol=1e-8, atol=1e-12, backend="cpu",
-                    sensitivities=["k1", "k3"]).solve(
+    sol = ct.Solver(rob, method, rtol=1e-8, atol=1e-12, backend="cpu",
+                    sensitivities=["k1", "k3"],
+                    sensitivity_error_control=error_control).solve(
         (0.0, 40.0), parameters={"k1": k1}, save_at=times, progress=False)
     assert np.all(sol.ok)
     tight = ct.Solver(rob, "rodas4", rtol=1e-12, atol=1e-16, backend="cpu",
@@ -131,3 +137,30 @@ def test_robertson_with_a_rosenbrock_method() -> None:
 def test_iterative_solves_are_refused(method: str, options: dict) -> None:
     with pytest.raises(ValueError, match="solves by iteration"):
         ct.Solver(robertson(), method, sensitivities=["k1"], **options)
+    ct.Solver(robertson(), method, sensitivities=["k1"], sensitivity_error_control=True,
+              **options)
+
+
+def test_error_control_over_the_sensitivities() -> None:
+    """Lorenz's sensitivities integrated as states: the controller weighs them (its steps
+    differ from those of the state alone) and they match scipy on the variational equations
+    at 1e-7 (rtol 1e-10); saving one state saves its sensitivities alone."""
+    rho = np.array([5.0, 28.0])
+    y0 = {"x": 1.0, "y": 0.0, "z": 0.0}
+    options = {"rtol": 1e-10, "atol": 1e-10, "backend": "cpu"}
+    sol = ct.Solver(lorenz(), "tsit5", sensitivities=["rho", "sigma"],
+                    sensitivity_error_control=True, **options).solve(
+        (0.0, 1.0), y0=y0, parameters={"rho": rho}, save_at=TIMES, progress=False)
+    plain = ct.solve_ivp(lorenz(), (0.0, 1.0), y0=y0, parameters={"rho": rho},
+                         save_at=TIMES, progress=False, **options)
+    assert np.all(sol.stats["accepted"] != plain.stats["accepted"])
+    np.testing.assert_allclose(sol.y, plain.y, rtol=1e-8, atol=1e-8)
+    for r, value in enumerate(rho):
+        np.testing.assert_allclose(sol.sensitivities[r], lorenz_variational(value, TIMES),
+                                   rtol=1e-7, atol=1e-7)
+    z_only = ct.Solver(lorenz(), "tsit5", sensitivities=["rho", "sigma"], save=["z"],
+                       sensitivity_error_control=True, **options).solve(
+        (0.0, 1.0), y0=y0, parameters={"rho": rho}, save_at=TIMES, progress=False)
+    assert z_only.sensitivities.shape == (2, len(TIMES), 1, 2)
+    np.testing.assert_allclose(z_only.sensitivities[:, :, 0], sol.sensitivities[:, :, 2],
+                               rtol=1e-12)
