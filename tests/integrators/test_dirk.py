@@ -164,7 +164,8 @@ def robertson_40() -> np.ndarray:
     return radau(robertson_rhs, robertson_jac, np.array([1.0, 0.0, 0.0]), 40.0)
 
 
-@pytest.mark.parametrize("method", ["kvaerno5", "l_stable_sdirk_4"])
+@pytest.mark.parametrize("method", ["kvaerno5",
+                                    pytest.param("l_stable_sdirk_4", marks=pytest.mark.slow)])
 def test_robertson(method: str, robertson_40: np.ndarray) -> None:
     sol = solve(robertson(), method, 40.0, 1e-6, 1e-10)
     assert relative(sol.y[0, -1], robertson_40) < 1e-3

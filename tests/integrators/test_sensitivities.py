@@ -86,7 +86,8 @@ def test_lorenz_against_scipy_and_differences(method: str) -> None:
 
 def test_sensitivities_in_xarray_and_checked_names() -> None:
     ds = ct.solve_ivp(decay(), (0.0, 1.0), parameters={"k": [0.5, 1.0]}, save_every=0.5,
-                      backend="cpu", sensitivities=["k"], progress=False).to_xarray()
+                      backend="cpu", sensitivities=["k"], sensitivity_error_control=True,
+                      progress=False).to_xarray()
     assert ds["y_sensitivity"].dims == ("run", "time", "state", "sensitivity")
     assert list(ds.coords["sensitivity"].values) == ["k"]
     assert ds["y_final_sensitivity"].dims == ("run", "state", "sensitivity")
@@ -141,6 +142,7 @@ def test_iterative_solves_are_refused(method: str, options: dict) -> None:
               **options)
 
 
+@pytest.mark.slow
 def test_error_control_over_the_sensitivities() -> None:
     """Lorenz's sensitivities integrated as states: the controller weighs them (its steps
     differ from those of the state alone) and they match scipy on the variational equations
