@@ -16,6 +16,7 @@ A CPU chunk runs on one Numba thread, since Dask counts a worker thread as one c
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -110,11 +111,15 @@ def client_for(client: Any, scheduler: str | None) -> distributed.Client:
 
 def solve(solver: Any, ts: np.ndarray, window: int, batch: Batch, shared: tuple,
           client: distributed.Client, chunks: int | None = None,
-          backend: str = "auto") -> Solution:
+          backend: str = "auto", y0: np.ndarray | None = None,
+          results: Callable[[Any], Any] | None = None) -> Solution:
     """The Solution of `batch` solved by `solver` in chunks of `chunks` runs (default:
     `chunk_size`) on the workers of `client`, its results lazy Dask arrays. `shared` are
     the kernel's arguments common to all runs; `backend` is the one asked for ("auto":
-    each worker's default)."""
+    each worker's default); `y0` replaces the batch's initial values as the loop's
+    (those of a variational system), and `results` turns the loop's outputs into the
+    Solution's."""
+    solved = batch if y0 is None else attrs.evolve(batch, y0=y0)
     workers = client.scheduler_info(n_workers=-1)["workers"]
     if not workers:
         raise ValueError("the Dask cluster has no workers")
@@ -122,10 +127,12 @@ def solve(solver: Any, ts: np.ndarray, window: int, batch: Batch, shared: tuple,
                      else {backend})
     job = Job.of({t: shipping.ShippedKernel.of(solver.lowered(len(ts), window, t,
                                                               lanes=solver.lanes or 1))
-                  for t in targets}, backend, shared, batch)
+                  for t in targets}, backend, shared, solved)
     size = int(chunks or chunk_size(batch.n_runs, job.bytes_per_run(), workers))
     bounds = [(lo, min(lo + size, batch.n_runs)) for lo in range(0, batch.n_runs, size)]
-    outputs = unflatten(job.kernel.interface.out_tree, _arrays(job, batch, bounds))
+    outputs = unflatten(job.kernel.interface.out_tree, _arrays(job, solved, bounds))
+    if results is not None:
+        outputs = results(outputs)
     return Solution.from_outputs(solver, ts, window, batch, outputs, {
         "backend": ",".join(targets), "method": solver.step.name,
         "precision": solver.precision, "rtol": solver.options.rtol,

@@ -254,20 +254,15 @@ class Solver(Kernels):
             n = y0.shape[1]
         shared = (float(t_span[0]), ts, *self.options.values(n))
         if cluster is not None:
-            if self.sensitivity_error_control:
-                raise ValueError("sensitivity_error_control=True is not available on a Dask "
-                                 "cluster; drop client= or the option")
             return distributed.solve(self, ts, window, batch, (*context, *shared), cluster,
-                                     chunks, backend=self._arguments["backend"])
+                                     chunks, backend=self._arguments["backend"], y0=y0,
+                                     results=self._results(len(ts), window))
         lanes = self.lanes_for(batch.n_runs, len(ts), window)
         program, layout, lowered, compile_s = self._compile(len(ts), window, lanes)
         outputs, kernel_s, wall_s = run_in_pieces(
             lowered, batch.n_runs, lambda lo, hi: (y0[lo:hi], batch.parameters[lo:hi],
                                             *context, *shared), progress)
-        if self.sensitivity_error_control:
-            saved = self.spec(len(ts), window).saved_states
-            outputs = split_outputs(outputs, self._directions, self.system.n_states,
-                                    self.system.n_states if saved is None else len(saved))
+        outputs = self._results(len(ts), window)(outputs)
         transfer_s = max(wall_s - kernel_s, 0.0) if self.backend == "cuda" else 0.0
         sol = Solution.from_outputs(self, ts, window, batch, outputs, {
             "backend": self.backend, "method": self.step.name, "precision": self.precision,
@@ -277,6 +272,16 @@ class Solver(Kernels):
             "total_s": time.perf_counter() - started, "launch": dict(lowered.timings)})
         sol.warn_failures()
         return sol
+
+    def _results(self, n_saves: int, window: int) -> Any:
+        """What turns the loop's outputs into the results a Solution takes: the
+        variational system's states split into states and sensitivities."""
+        if not self.sensitivity_error_control:
+            return lambda outputs: outputs
+        saved = self.spec(n_saves, window).saved_states
+        n = self.system.n_states
+        return lambda outputs: split_outputs(outputs, self._directions, n,
+                                             n if saved is None else len(saved))
 
     def _driver_coefficients(self, drivers: Mapping[str, Any] | None) -> np.ndarray | None:
         if not self.system.n_driver_coefficients:

@@ -106,6 +106,24 @@ def test_to_xarray_is_dask_backed_with_the_local_coordinates(
     np.testing.assert_array_equal(picked.values.ravel(), local.y[7, :, 2])
 
 
+def test_sensitivities_and_events_on_the_cluster(client: distributed.Client,
+                                                 solver: ct.Solver) -> None:
+    """Sensitivities integrated as states and an event, solved in chunks on the workers:
+    the local solve's results, bit for bit, once computed."""
+    extended = solver.replace(sensitivities=["rho", "x"], sensitivity_error_control=True,
+                              events=[ct.Event("z - 20", direction=1, name="z20")],
+                              summaries=None, summarise_every=None)
+    rho = RHO[::100]
+    local = extended.solve(SPAN, parameters={"rho": rho}, save_every=0.5, progress=False)
+    sol = extended.solve(SPAN, parameters={"rho": rho}, save_every=0.5, client=client,
+                         chunks=64).compute()
+    for name in ("y", "y0", "y_final", "sensitivities", "sensitivities_final", "event_t",
+                 "event_y", "event_count"):
+        np.testing.assert_array_equal(getattr(sol, name), getattr(local, name), err_msg=name)
+    assert sol.sensitivities.shape == (len(rho), 5, 3, 2)
+    assert np.all(local.events["z20"].count[rho > 25] > 0)
+
+
 def test_failed_runs_stay_failed_runs(client: distributed.Client, solver: ct.Solver) -> None:
     short = solver.replace(max_steps=150)  # the runs with larger rho need more steps
     with pytest.warns(RuntimeWarning, match="runs failed"):
