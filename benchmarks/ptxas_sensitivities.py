@@ -33,20 +33,24 @@ def main() -> None:
         for precision in ("float64", "float32"):
             tol = 1e-8 if precision == "float64" else 1e-5
             options = {"dt": 1e-3} if method == "rk4" else {"rtol": tol, "atol": tol}
-            for sensitivities, events in ((None, None), (NAMES, None), (NAMES, crossing)):
+            for sensitivities, events, as_states in (
+                    (None, None, False), (NAMES, None, False), (NAMES, crossing, False),
+                    (NAMES, None, True), (NAMES, crossing, True)):
                 solver = ct.Solver(lorenz(), method, backend="cpu", precision=precision,
-                                   sensitivities=sensitivities, events=events, **options)
+                                   sensitivities=sensitivities, events=events,
+                                   sensitivity_error_control=as_states, **options)
                 started = time.perf_counter()
                 lowered = solver.lowered(11, target="cuda")
                 figures = {k: v for k, v in ptxas(compile_ptx(lowered)).items() if k != "log"}
                 rows.append({"method": method, "precision": precision,
                              "sensitivities": sensitivities or [],
                              "events": [e.name for e in events or []],
+                             "sensitivities_as_states": as_states,
                              "equations": sum(1 for _ in lowered.program.walk()),
                              "seconds": time.perf_counter() - started, **figures})
                 row = rows[-1]
-                print(f"{method:6s} {precision:8s} sensitivities {len(row['sensitivities'])} "
-                      f"events {len(row['events'])}: "
+                print(f"{method:6s} {precision:8s} sensitivities {len(row['sensitivities'])}"
+                      f"{' as states' if as_states else ''} events {len(row['events'])}: "
                       f"{row.get('registers')} registers, stack {row.get('stack_bytes')} B, "
                       f"spills {row.get('spill_stores')} stores / {row.get('spill_loads')} "
                       f"loads ({row['equations']} equations)", flush=True)
