@@ -37,6 +37,7 @@ from cubie_trace.solution import Solution
 from cubie_trace.systems.variational import (
     initial_sensitivities,
     split_outputs,
+    tolerances_per_block,
 )
 from lowering.targets import default_target
 
@@ -175,9 +176,9 @@ class Solver(Kernels):
         arguments = {**self._arguments, **changes}
         # the step is built for the system the loop integrates, which sensitivities
         # integrated as states change
-        integrated = [k for k in ("sensitivities", "sensitivity_error_control")
-                      if k in changes and changes[k] != self._arguments[k]]
-        if "method" not in changes and not integrated and not any(
+        regrown = [k for k in ("sensitivities", "sensitivity_error_control")
+                   if k in changes and changes[k] != self._arguments[k]]
+        if "method" not in changes and not regrown and not any(
                 k in changes for k in ("newton", "linear", "jacobian", "system")):
             arguments["method"] = self.step  # the same step object keys the same kernels
             for key in ("newton", "linear", "jacobian"):
@@ -247,12 +248,11 @@ class Solver(Kernels):
         batch = build_batch(self.system, y0, parameters, grid)
         d = self._driver_coefficients(drivers)
         context = [d] if self.system.n_driver_coefficients else []
-        n = self.system.n_states
-        y0 = batch.y0
+        y0, options = batch.y0, self.options.values(self.system.n_states)
         if self.sensitivity_error_control:
             y0 = initial_sensitivities(batch.y0, self._directions)
-            n = y0.shape[1]
-        shared = (float(t_span[0]), ts, *self.options.values(n))
+            options = tolerances_per_block(options, len(self._directions))
+        shared = (float(t_span[0]), ts, *options)
         if cluster is not None:
             return distributed.solve(self, ts, window, batch, (*context, *shared), cluster,
                                      chunks, backend=self._arguments["backend"], y0=y0,

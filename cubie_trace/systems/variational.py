@@ -66,6 +66,14 @@ def initial_sensitivities(y0: np.ndarray, chosen: list[tuple[str, int, int]]) ->
     return np.ascontiguousarray(np.concatenate(columns, axis=1))
 
 
+def tolerances_per_block(options: tuple, k: int) -> tuple:
+    """The loop's run-time options (`RunOptions.values`, rtol and atol per state first)
+    for the variational system of k directions: each sensitivity gets its state's
+    tolerances."""
+    rtol, atol, *rest = options
+    return (np.tile(rtol, k + 1), np.tile(atol, k + 1), *rest)
+
+
 def split_outputs(outputs: dict, chosen: list[tuple[str, int, int]], n: int,
                   saved: int) -> dict:
     """The variational loop's outputs in the form the internally differentiated loop

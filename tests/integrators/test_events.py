@@ -4,12 +4,6 @@ FitzHugh-Nagumo spike times against scipy, and the errors bad events raise."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
@@ -17,6 +11,7 @@ from scipy.integrate import solve_ivp
 import cubie_trace as ct
 from cubie_trace.core.step import Status, get_method, methods
 from cubie_trace.systems.library import fitzhugh_nagumo
+from tests.integrators.simulated import simulated
 
 W = np.array([1.0, 1.5, 2.0])
 SPAN = (0.0, 5.0)
@@ -210,12 +205,7 @@ def test_bad_events(bad: object, match: str) -> None:
 def test_cuda_simulator_agrees_with_cpu() -> None:
     """Events and sensitivities through the CUDA code path, in numba's simulator, match
     the CPU target's to 1e-12 (three runs, each stopped by its terminal event)."""
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": str(root)}
-    proc = subprocess.run([sys.executable, "-m", "tests.integrators.events_sim_script"],
-                          cwd=root, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = simulated("tests.integrators.events_sim_script")
     assert out["simulator"]
     cuda, cpu = out["cuda"], out["cpu"]
     assert cuda["status"] == cpu["status"] == [int(Status.TERMINATED)] * 3

@@ -4,12 +4,6 @@ Test Set for IVP Solvers (Mazzia and Magherini)."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp as scipy_solve_ivp
@@ -19,6 +13,7 @@ from cubie_trace.core.step import get_method
 from cubie_trace.integrators.firk_methods import firk_method
 from cubie_trace.integrators.implicit_methods import IMPLICIT_METHODS
 from cubie_trace.systems import library
+from tests.integrators.simulated import simulated
 from tests.integrators.test_accuracy import exact_system, observed_order
 
 FIRK = [name for name, m in IMPLICIT_METHODS.items() if m.family == "firk"]
@@ -205,12 +200,7 @@ def test_footprint_on_chain16() -> None:
 @pytest.mark.slow
 def test_cuda_simulator_agrees_with_cpu() -> None:
     """The CUDA code path of Radau IIA 5, run in numba's simulator, matches the CPU target."""
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": str(root)}
-    proc = subprocess.run([sys.executable, "-m", "tests.integrators.firk_sim_script"],
-                          cwd=root, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = simulated("tests.integrators.firk_sim_script")
     assert out["simulator"] and out["cuda"]["ok"] and out["cpu"]["ok"]
     assert out["cuda"]["newton_iterations"] == out["cpu"]["newton_iterations"]
     np.testing.assert_allclose(out["cuda"]["y"], out["cpu"]["y"], rtol=1e-12, atol=1e-300)
